@@ -1,0 +1,53 @@
+//! A validated gateway configuration: every entity checked, references resolved,
+//! defaults applied. Platform and node agree on its canonical hash.
+
+use serde::Serialize;
+use sha2::Digest;
+
+use crate::entity::{CaCertificate, Certificate, Route, Service, Sni, Target, Upstream};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Config {
+    pub services: Vec<Service>,
+    pub routes: Vec<Route>,
+    pub upstreams: Vec<Upstream>,
+    pub targets: Vec<Target>,
+    pub certificates: Vec<Certificate>,
+    pub snis: Vec<Sni>,
+    pub ca_certificates: Vec<CaCertificate>,
+}
+
+/// How many of each entity a config holds (shown on `/status`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct EntityCounts {
+    pub services: usize,
+    pub routes: usize,
+    pub upstreams: usize,
+    pub targets: usize,
+    pub certificates: usize,
+    pub snis: usize,
+    pub ca_certificates: usize,
+}
+
+impl Config {
+    /// SHA-256 (hex) of the canonical JSON form: struct fields in declaration order,
+    /// entities in file order, defaults applied; so the same config gives the same
+    /// hash on the platform and on every node.
+    pub fn hash(&self) -> String {
+        let bytes = serde_json::to_vec(self).unwrap_or_default();
+        let d = sha2::Sha256::digest(&bytes);
+        d.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub fn counts(&self) -> EntityCounts {
+        EntityCounts {
+            services: self.services.len(),
+            routes: self.routes.len(),
+            upstreams: self.upstreams.len(),
+            targets: self.targets.len(),
+            certificates: self.certificates.len(),
+            snis: self.snis.len(),
+            ca_certificates: self.ca_certificates.len(),
+        }
+    }
+}

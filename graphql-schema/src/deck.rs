@@ -1,0 +1,484 @@
+//! The decK file format (`_format_version: "3.0"`, JSON or YAML): services with
+//! nested routes, upstreams with nested targets, certificates with nested snis,
+//! ca_certificates; references by name or id. Every problem is reported with its
+//! path in one pass; nothing is half-loaded. Entity types a later Portico release
+//! adds (consumers, plugins, ...) are accepted with a "not supported yet" warning.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::config::Config;
+use crate::entity::certificate::{SniConfig, SniObject};
+use crate::entity::{
+    CaCertificateConfig, CertificateConfig, RouteConfig, ServiceConfig, TargetConfig,
+    UpstreamConfig,
+};
+use crate::error::{Errors, InvalidConfig, InvalidField, Path};
+use crate::fields::{kind, read_entity, read_value};
+
+/// A loaded file: the validated config and the warnings worth showing.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<InvalidField>,
+}
+
+const FORMAT_VERSIONS: &[&str] = &["1.1", "3.0"];
+
+/// Top-level keys Portico reads.
+const META_KEYS: &[&str] = &[
+    "_format_version",
+    "_transform",
+    "_info",
+    "_workspace",
+    "_konnect",
+    "_comment",
+];
+const ENTITY_KEYS: &[&str] = &[
+    "services",
+    "routes",
+    "upstreams",
+    "targets",
+    "certificates",
+    "snis",
+    "ca_certificates",
+];
+/// decK entity types that Portico accepts but does not act on yet.
+const LATER_KEYS: &[&str] = &[
+    "consumers",
+    "consumer_groups",
+    "plugins",
+    "vaults",
+    "keys",
+    "key_sets",
+    "partials",
+    "filter_chains",
+    "custom_entities",
+    "_plugin_configs",
+];
+
+/// Parses JSON or YAML text into a tree; syntax errors carry line and column.
+pub fn parse_text(text: &str) -> Result<Value, InvalidConfig> {
+    let err = |m: String| InvalidConfig {
+        errors: vec![InvalidField {
+            path: String::new(),
+            message: m,
+        }],
+    };
+    let trimmed = text.trim_start();
+    if trimmed.is_empty() {
+        return Err(err("the file is empty".into()));
+    }
+    if trimmed.starts_with('{') {
+        serde_json::from_str(text).map_err(|e| err(format!("invalid JSON: {e}")))
+    } else {
+        serde_yaml_ng::from_str::<Value>(text).map_err(|e| err(format!("invalid YAML: {e}")))
+    }
+}
+
+/// Loads and validates a decK file's text.
+pub fn load_str(text: &str) -> Result<Loaded, InvalidConfig> {
+    load_value(&parse_text(text)?)
+}
+
+/// Loads and validates an already parsed decK document.
+pub fn load_value(doc: &Value) -> Result<Loaded, InvalidConfig> {
+    let mut errors = Errors::default();
+    let mut warnings = Errors::default();
+    let root = Path::root();
+    let Value::Object(top) = doc else {
+        errors.add(
+            "",
+            format!("expected an object at the top level, got {}", kind(doc)),
+        );
+        return Err(InvalidConfig {
+            errors: errors.list,
+        });
+    };
+
+    match top.get("_format_version") {
+        None => errors.add("_format_version", "required field missing"),
+        Some(Value::String(v)) if FORMAT_VERSIONS.contains(&v.as_str()) => {}
+        Some(v) => errors.add(
+            "_format_version",
+            format!("unsupported version {v}: expected one of {FORMAT_VERSIONS:?}"),
+        ),
+    }
+    if let Some(t) = top.get("_transform") {
+        if !t.is_boolean() {
+            errors.add("_transform", format!("expected a boolean, got {}", kind(t)));
+        }
+    }
+    for (k, v) in top {
+        if META_KEYS.contains(&k.as_str()) || ENTITY_KEYS.contains(&k.as_str()) {
+            continue;
+        }
+        if LATER_KEYS.contains(&k.as_str()) {
+            let n = v.as_array().map(|a| a.len()).unwrap_or(0);
+            warnings.add(k, format!("not supported yet: {n} entries ignored"));
+        } else {
+            errors.add(k, "unknown field");
+        }
+    }
+
+    let mut b = Builder::default();
+    let list = |key: &str, errors: &mut Errors| -> Vec<(Path, Value)> {
+        array_items(top.get(key), &root.field(key), errors)
+    };
+
+    // services, with nested routes
+    let mut nested_routes: Vec<(Path, Value, Option<Uuid>, String)> = Vec::new();
+    for (i, (p, v)) in list("services", &mut errors).into_iter().enumerate() {
+        warn_nested_plugins(&v, &p, &mut warnings);
+        let cfg: Option<ServiceConfig> = read_entity(&v, &p, &["routes", "plugins"], &mut errors);
+        let svc = cfg.and_then(|c| c.validate(i, &p, &mut errors));
+        let key = svc
+            .as_ref()
+            .map(|s| s.name.clone().unwrap_or_else(|| s.id.to_string()))
+            .unwrap_or_default();
+        let sid = svc.as_ref().map(|s| s.id);
+        for (rp, rv) in array_items(v.get("routes"), &p.field("routes"), &mut errors) {
+            nested_routes.push((rp, rv, sid, key.clone()));
+        }
+        if let Some(s) = svc {
+            b.add_service(s, &p, &mut errors);
+        }
+    }
+    for (rp, rv, sid, key) in nested_routes {
+        warn_nested_plugins(&rv, &rp, &mut warnings);
+        let cfg: Option<RouteConfig> = read_entity(&rv, &rp, &["plugins"], &mut errors);
+        if let Some(c) = cfg {
+            if c.service.is_some() {
+                errors.add(
+                    rp.field("service"),
+                    "must not be set on a route nested in a service",
+                );
+                continue;
+            }
+            let order = b.config.routes.len();
+            if let Some(r) = c.validate(order, sid, &key, &rp, &mut errors) {
+                b.add_route(r, &rp, &mut errors);
+            }
+        }
+    }
+    // top-level routes referencing a service
+    for (rp, rv) in list("routes", &mut errors) {
+        warn_nested_plugins(&rv, &rp, &mut warnings);
+        let cfg: Option<RouteConfig> = read_entity(&rv, &rp, &["plugins"], &mut errors);
+        if let Some(c) = cfg {
+            let sid = match &c.service {
+                None | Some(Value::Null) => None,
+                Some(r) => b.resolve(
+                    &b.service_ids,
+                    r,
+                    &rp.field("service"),
+                    "service",
+                    &mut errors,
+                ),
+            };
+            let order = b.config.routes.len();
+            let key = sid.map(|s| s.to_string()).unwrap_or_default();
+            if let Some(r) = c.validate(order, sid, &key, &rp, &mut errors) {
+                b.add_route(r, &rp, &mut errors);
+            }
+        }
+    }
+
+    // upstreams with nested targets
+    for (p, v) in list("upstreams", &mut errors) {
+        let cfg: Option<UpstreamConfig> = read_entity(&v, &p, &["targets"], &mut errors);
+        let up = cfg.and_then(|c| c.validate(&p, &mut errors));
+        let targets = array_items(v.get("targets"), &p.field("targets"), &mut errors);
+        if let Some(u) = up {
+            for (tp, tv) in targets {
+                let t: Option<TargetConfig> = read_entity(&tv, &tp, &[], &mut errors);
+                if let Some(t) = t {
+                    if t.upstream.is_some() {
+                        errors.add(
+                            tp.field("upstream"),
+                            "must not be set on a target nested in an upstream",
+                        );
+                    } else if let Some(t) = t.validate(&u, &tp, &mut errors) {
+                        b.add_target(t, &tp, &mut errors);
+                    }
+                }
+            }
+            b.add_upstream(u, &p, &mut errors);
+        }
+    }
+    for (tp, tv) in list("targets", &mut errors) {
+        let t: Option<TargetConfig> = read_entity(&tv, &tp, &[], &mut errors);
+        if let Some(t) = t {
+            let Some(r) = &t.upstream else {
+                errors.add(tp.field("upstream"), "required field missing");
+                continue;
+            };
+            let Some(uid) = b.resolve(
+                &b.upstream_ids,
+                r,
+                &tp.field("upstream"),
+                "upstream",
+                &mut errors,
+            ) else {
+                continue;
+            };
+            let Some(u) = b.config.upstreams.iter().find(|u| u.id == uid).cloned() else {
+                continue;
+            };
+            if let Some(t) = t.validate(&u, &tp, &mut errors) {
+                b.add_target(t, &tp, &mut errors);
+            }
+        }
+    }
+
+    // certificates with nested snis; top-level snis
+    for (i, (p, v)) in list("certificates", &mut errors).into_iter().enumerate() {
+        let cfg: Option<CertificateConfig> = read_entity(&v, &p, &["snis"], &mut errors);
+        let cert = cfg.and_then(|c| c.validate(i, &p, &mut errors));
+        let snis = array_items(v.get("snis"), &p.field("snis"), &mut errors);
+        if let Some(c) = cert {
+            for (sp, sv) in snis {
+                let s: Option<SniConfig> = read_value(sv, &sp, &mut errors);
+                if let Some(s) = s.and_then(|s| s.validate(&c, &sp, &mut errors)) {
+                    b.add_sni(s, &sp, &mut errors);
+                }
+            }
+            b.add_certificate(c, &p, &mut errors);
+        }
+    }
+    for (sp, sv) in list("snis", &mut errors) {
+        let s: Option<SniObject> = read_entity(&sv, &sp, &[], &mut errors);
+        if let Some(s) = s {
+            let Some(r) = &s.certificate else {
+                errors.add(sp.field("certificate"), "required field missing");
+                continue;
+            };
+            let Some(cid) = b.resolve(
+                &b.certificate_ids,
+                r,
+                &sp.field("certificate"),
+                "certificate",
+                &mut errors,
+            ) else {
+                continue;
+            };
+            let Some(c) = b.config.certificates.iter().find(|c| c.id == cid).cloned() else {
+                continue;
+            };
+            if let Some(s) = SniConfig::Object(s).validate(&c, &sp, &mut errors) {
+                b.add_sni(s, &sp, &mut errors);
+            }
+        }
+    }
+
+    for (i, (p, v)) in list("ca_certificates", &mut errors).into_iter().enumerate() {
+        let cfg: Option<CaCertificateConfig> = read_entity(&v, &p, &[], &mut errors);
+        if let Some(c) = cfg.and_then(|c| c.validate(i, &p, &mut errors)) {
+            b.add_ca(c, &p, &mut errors);
+        }
+    }
+
+    // references from services to CA certificates
+    let cas: HashSet<Uuid> = b.config.ca_certificates.iter().map(|c| c.id).collect();
+    for s in &b.config.services {
+        for (i, ca) in s.ca_certificates.iter().enumerate() {
+            if !cas.contains(ca) {
+                errors.add(
+                    format!("{}.ca_certificates[{i}]", s.source),
+                    format!("references a ca_certificate that does not exist: {ca}"),
+                );
+            }
+        }
+    }
+    for r in &b.config.routes {
+        if r.path_handling == crate::entity::PathHandling::V1 {
+            warnings.add(
+                format!("{}.path_handling", r.source),
+                "path_handling 'v1' is deprecated and behaves as 'v0' with Kong's default router; Portico does the same",
+            );
+        }
+    }
+
+    if !errors.is_empty() {
+        return Err(InvalidConfig {
+            errors: errors.list,
+        });
+    }
+    Ok(Loaded {
+        config: b.config,
+        warnings: warnings.list,
+    })
+}
+
+fn warn_nested_plugins(v: &Value, p: &Path, warnings: &mut Errors) {
+    if let Some(list) = v.get("plugins").and_then(Value::as_array) {
+        warnings.add(
+            p.field("plugins"),
+            format!("not supported yet: {} entries ignored", list.len()),
+        );
+    }
+}
+
+fn array_items(v: Option<&Value>, path: &Path, errors: &mut Errors) -> Vec<(Path, Value)> {
+    match v {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (path.index(i), v.clone()))
+            .collect(),
+        Some(o) => {
+            errors.add(path, format!("expected an array, got {}", kind(o)));
+            Vec::new()
+        }
+    }
+}
+
+/// Accumulates entities, enforcing unique ids and names per entity type.
+#[derive(Default)]
+struct Builder {
+    config: Config,
+    service_ids: HashMap<String, Uuid>,
+    upstream_ids: HashMap<String, Uuid>,
+    certificate_ids: HashMap<String, Uuid>,
+    seen: HashMap<(&'static str, String), String>,
+}
+
+impl Builder {
+    /// Records `key` for `kind`; a second entity with the same key is an error that
+    /// names where the first one was.
+    fn unique(
+        &mut self,
+        kind: &'static str,
+        field: &str,
+        key: String,
+        path: &Path,
+        errors: &mut Errors,
+    ) -> bool {
+        match self.seen.get(&(kind, key.clone())) {
+            Some(first) => {
+                errors.add(
+                    path.field(field),
+                    format!("duplicate {kind} {field} '{key}' (first defined at {first})"),
+                );
+                false
+            }
+            None => {
+                self.seen.insert((kind, key), path.to_string());
+                true
+            }
+        }
+    }
+
+    fn add_service(&mut self, s: crate::entity::Service, p: &Path, errors: &mut Errors) {
+        let mut ok = match &s.name {
+            Some(n) => self.unique("service", "name", n.clone(), p, errors),
+            None => true,
+        };
+        ok = ok && self.unique("service", "id", s.id.to_string(), p, errors);
+        if let Some(n) = &s.name {
+            self.service_ids.entry(n.clone()).or_insert(s.id);
+        }
+        self.service_ids.insert(s.id.to_string(), s.id);
+        if ok {
+            self.config.services.push(s);
+        }
+    }
+
+    fn add_route(&mut self, r: crate::entity::Route, p: &Path, errors: &mut Errors) {
+        // a duplicate name also derives a duplicate id: report the name only
+        let mut ok = match &r.name {
+            Some(n) => self.unique("route", "name", n.clone(), p, errors),
+            None => true,
+        };
+        ok = ok && self.unique("route", "id", r.id.to_string(), p, errors);
+        if ok {
+            self.config.routes.push(r);
+        }
+    }
+
+    fn add_upstream(&mut self, u: crate::entity::Upstream, p: &Path, errors: &mut Errors) {
+        let ok = self.unique("upstream", "name", u.name.clone(), p, errors)
+            && self.unique("upstream", "id", u.id.to_string(), p, errors);
+        self.upstream_ids.entry(u.name.clone()).or_insert(u.id);
+        self.upstream_ids.insert(u.id.to_string(), u.id);
+        if ok {
+            self.config.upstreams.push(u);
+        }
+    }
+
+    fn add_target(&mut self, t: crate::entity::Target, p: &Path, errors: &mut Errors) {
+        let ok = self.unique(
+            "target",
+            "target",
+            format!("{}@{}", t.target(), t.upstream_id),
+            p,
+            errors,
+        ) && self.unique("target", "id", t.id.to_string(), p, errors);
+        if ok {
+            self.config.targets.push(t);
+        }
+    }
+
+    fn add_certificate(&mut self, c: crate::entity::Certificate, p: &Path, errors: &mut Errors) {
+        if self.unique("certificate", "id", c.id.to_string(), p, errors) {
+            self.certificate_ids.insert(c.id.to_string(), c.id);
+            self.config.certificates.push(c);
+        }
+    }
+
+    fn add_sni(&mut self, s: crate::entity::Sni, p: &Path, errors: &mut Errors) {
+        let ok = self.unique("sni", "name", s.name.clone(), p, errors);
+        if ok {
+            self.config.snis.push(s);
+        }
+    }
+
+    fn add_ca(&mut self, c: crate::entity::CaCertificate, p: &Path, errors: &mut Errors) {
+        if self.unique("ca_certificate", "id", c.id.to_string(), p, errors) {
+            self.config.ca_certificates.push(c);
+        }
+    }
+
+    /// Resolves `{name: x}`, `{id: x}` or `"x"` against a name/id map.
+    fn resolve(
+        &self,
+        map: &HashMap<String, Uuid>,
+        r: &Value,
+        path: &Path,
+        what: &str,
+        errors: &mut Errors,
+    ) -> Option<Uuid> {
+        let key = match r {
+            Value::String(s) => Some(s.clone()),
+            Value::Object(o) => o
+                .get("id")
+                .or_else(|| o.get("name"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            _ => None,
+        };
+        let Some(key) = key else {
+            errors.add(
+                path,
+                format!("expected a {what} name, or an object with 'id' or 'name'"),
+            );
+            return None;
+        };
+        match map.get(&key).or_else(|| map.get(&key.to_ascii_lowercase())) {
+            Some(id) => Some(*id),
+            None => {
+                errors.add(
+                    path,
+                    format!("references a {what} that does not exist: '{key}'"),
+                );
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,207 @@
+use super::*;
+
+fn errs(text: &str) -> Vec<String> {
+    match load_str(text) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.errors.iter().map(|e| e.to_string()).collect(),
+    }
+}
+
+fn has(errs: &[String], want: &str) {
+    assert!(
+        errs.iter().any(|e| e.starts_with(want)),
+        "want {want:?} in {errs:#?}"
+    );
+}
+
+const GOOD: &str = r#"
+_format_version: "3.0"
+_transform: true
+services:
+- name: users
+  url: http://users.internal:8080/api
+  tags: [team-a]
+  routes:
+  - name: users-route
+    paths: [/users]
+    methods: [GET, POST]
+  - paths: ["~/items/(?<id>\\d+)$"]
+    regex_priority: 10
+- name: billing
+  host: billing-upstream
+  protocol: http
+  port: 80
+upstreams:
+- name: billing-upstream
+  algorithm: consistent-hashing
+  hash_on: header
+  hash_on_header: x-user
+  targets:
+  - target: 10.0.0.1:8080
+    weight: 50
+  - target: 10.0.0.2
+routes:
+- name: billing-route
+  service:
+    name: billing
+  hosts: ["*.billing.example.com"]
+consumers:
+- username: alice
+plugins:
+- name: key-auth
+"#;
+
+#[test]
+fn loads_a_deck_file() {
+    let l = load_str(GOOD).unwrap_or_else(|e| panic!("{e}"));
+    let c = &l.config;
+    assert_eq!(c.services.len(), 2);
+    assert_eq!(c.routes.len(), 3);
+    assert_eq!(c.routes[2].service_id, Some(c.services[1].id));
+    assert_eq!(c.targets.len(), 2);
+    assert_eq!(c.targets[1].port, 8000);
+    let w: Vec<String> = l.warnings.iter().map(|w| w.to_string()).collect();
+    assert!(
+        w.contains(&"consumers: not supported yet: 1 entries ignored".to_string()),
+        "{w:?}"
+    );
+    assert!(
+        w.contains(&"plugins: not supported yet: 1 entries ignored".to_string()),
+        "{w:?}"
+    );
+    // same text, same hash; changed text, changed hash
+    assert_eq!(load_str(GOOD).map(|l| l.config.hash()).ok(), Some(c.hash()));
+    let other = GOOD.replace("weight: 50", "weight: 51");
+    assert_ne!(
+        load_str(&other).map(|l| l.config.hash()).ok(),
+        Some(c.hash())
+    );
+}
+
+#[test]
+fn json_is_accepted() {
+    let l = load_str(
+        r#"{"_format_version":"3.0","services":[{"name":"a","host":"x","routes":[{"paths":["/"]}]}]}"#,
+    );
+    assert!(l.is_ok(), "{l:?}");
+}
+
+#[test]
+fn every_problem_is_reported_with_its_path() {
+    let text = r#"
+_format_version: "3.0"
+servcies: []
+services:
+- name: a
+  host: x
+- name: a
+  host: y
+- name: b
+  host: x
+  strip_paht: true
+  routes:
+  - paths: ["/ok", "~/(bad"]
+    strip_paht: false
+- name: c
+  host: z
+  routes:
+  - name: r
+    paths: [/x]
+  - name: r
+    paths: [/y]
+routes:
+- service: {name: nope}
+  paths: [/z]
+upstreams:
+- name: u
+  targets:
+  - target: "a:1"
+    wieght: 3
+"#;
+    let e = errs(text);
+    has(&e, "servcies: unknown field");
+    has(&e, "services[2].strip_paht: unknown field");
+    has(&e, "services[2].routes[0].strip_paht: unknown field");
+    has(&e, "services[2].routes[0].paths[1]: invalid regex");
+    has(
+        &e,
+        "services[1].name: duplicate service name 'a' (first defined at services[0])",
+    );
+    has(&e, "services[3].routes[1].name: duplicate route name 'r'");
+    has(
+        &e,
+        "routes[0].service: references a service that does not exist: 'nope'",
+    );
+    has(&e, "upstreams[0].targets[0].wieght: unknown field");
+}
+
+#[test]
+fn the_regex_error_path_names_the_exact_path() {
+    let e = errs(
+        "_format_version: '3.0'\nservices:\n- {name: a, host: x}\n- {name: b, host: x}\n- name: c\n  host: x\n  routes:\n  - paths: [/a, '~/(']\n",
+    );
+    has(&e, "services[2].routes[0].paths[1]: invalid regex:");
+}
+
+#[test]
+fn format_version_is_required() {
+    has(
+        &errs("services: []\n"),
+        "_format_version: required field missing",
+    );
+    has(
+        &errs("_format_version: '9.9'\n"),
+        "_format_version: unsupported version",
+    );
+}
+
+#[test]
+fn syntax_errors_have_positions() {
+    let e = errs("_format_version: '3.0'\nservices: [\n");
+    assert!(e[0].contains("line"), "{e:?}");
+    has(&errs(""), "the file is empty");
+    has(&errs("- a\n- b\n"), "expected an object at the top level");
+}
+
+#[test]
+fn type_errors_have_nested_paths() {
+    let e = errs(
+        "_format_version: '3.0'\nupstreams:\n- name: u\n  healthchecks:\n    active:\n      healthy:\n        interval: fast\n",
+    );
+    has(
+        &e,
+        "upstreams[0].healthchecks.active.healthy.interval: invalid type",
+    );
+    let e = errs(
+        "_format_version: '3.0'\nupstreams:\n- name: u\n  healthchecks:\n    active:\n      unhelthy: {}\n",
+    );
+    has(
+        &e,
+        "upstreams[0].healthchecks.active.unhelthy: unknown field",
+    );
+}
+
+#[test]
+fn certificates_and_snis() {
+    let text = "_format_version: '3.0'\ncertificates:\n- cert: '-----BEGIN CERTIFICATE-----x'\n  key: '-----BEGIN PRIVATE KEY-----x'\n  snis:\n  - name: a.example.com\n  - '*.example.com'\n- cert: nope\n  key: '-----BEGIN PRIVATE KEY-----x'\n  snis: [{name: a.example.com}]\n";
+    let e = errs(text);
+    has(
+        &e,
+        "certificates[1].cert: invalid certificate: expected PEM data",
+    );
+    let ok = text.split("- cert: nope").next().unwrap_or_default();
+    let l = load_str(ok).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(l.config.snis.len(), 2);
+    assert_eq!(l.config.snis[1].name, "*.example.com");
+}
+
+#[test]
+fn missing_ca_reference() {
+    let e = errs(
+        "_format_version: '3.0'\nservices:\n- name: a\n  url: https://x\n  ca_certificates: ['4e3ad2e4-0bc4-4638-8e34-c84a417ba39b']\n",
+    );
+    has(
+        &e,
+        "services[0].ca_certificates[0]: references a ca_certificate that does not exist",
+    );
+}
