@@ -1,1 +1,5 @@
-//! placeholder
+//! Portico's data plane: the `portico-gateway` reverse proxy. It loads a Kong
+//! (decK) config, compiles it into an immutable router and balancers, and proxies
+//! HTTP/1.1, HTTP/2, gRPC and WebSocket traffic with Kong's routing semantics.
+
+pub mod router;

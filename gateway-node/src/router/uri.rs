@@ -1,0 +1,256 @@
+//! Kong's request-path rules: normalisation before matching (`kong/tools/uri.lua`),
+//! the service/route path join (`get_upstream_uri_v0`), and the escaping applied to
+//! the path sent upstream.
+
+/// Characters whose percent-escapes stay encoded (RFC 3986 reserved, plus `%`).
+fn is_reserved(b: u8) -> bool {
+    b"!*'();:@&=+$,/?%#[]".contains(&b)
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Normalises a request path as Kong does before routing: decodes percent-escapes
+/// of unreserved characters (reserved ones stay encoded, upper-cased), removes dot
+/// segments and merges repeated slashes. Returns the input unchanged when there is
+/// nothing to do (the common case), without allocating.
+pub fn normalize(path: &str) -> std::borrow::Cow<'_, str> {
+    let b = path.as_bytes();
+    let needs = b.contains(&b'%') || path.contains("//") || path.contains("/.");
+    if !needs || path == "/" {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    // 1. percent-decoding of unreserved characters
+    let mut out: Vec<u8> = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                let c = h * 16 + l;
+                if is_reserved(c) {
+                    out.push(b'%');
+                    out.push(b[i + 1].to_ascii_uppercase());
+                    out.push(b[i + 2].to_ascii_uppercase());
+                } else {
+                    out.push(c);
+                }
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    // 2. merge slashes
+    let mut merged: Vec<u8> = Vec::with_capacity(out.len());
+    for &c in &out {
+        if c == b'/' && merged.last() == Some(&b'/') {
+            continue;
+        }
+        merged.push(c);
+    }
+    // 3. remove dot segments (RFC 3986 5.2.4)
+    let s = String::from_utf8_lossy(&merged).into_owned();
+    std::borrow::Cow::Owned(remove_dot_segments(&s))
+}
+
+fn remove_dot_segments(input: &str) -> String {
+    let mut inp = input;
+    let mut out = String::with_capacity(input.len());
+    while !inp.is_empty() {
+        if let Some(r) = inp.strip_prefix("../") {
+            inp = r;
+        } else if let Some(r) = inp.strip_prefix("./") {
+            inp = r;
+        } else if inp.starts_with("/./") {
+            inp = &inp[2..];
+        } else if inp == "/." {
+            inp = "/";
+        } else if inp.starts_with("/../") || inp == "/.." {
+            inp = if inp == "/.." { "/" } else { &inp[3..] };
+            match out.rfind('/') {
+                Some(i) => out.truncate(i),
+                None => out.clear(),
+            }
+        } else if inp == "." || inp == ".." {
+            inp = "";
+        } else {
+            let start = usize::from(inp.starts_with('/'));
+            let end = inp[start..]
+                .find('/')
+                .map(|i| i + start)
+                .unwrap_or(inp.len());
+            out.push_str(&inp[..end]);
+            inp = &inp[end..];
+        }
+    }
+    if out.is_empty() { "/".to_string() } else { out }
+}
+
+fn sanitize_postfix(p: &str) -> &str {
+    if p == "." || p == ".." {
+        ""
+    } else if let Some(r) = p.strip_prefix("./") {
+        r
+    } else if let Some(r) = p.strip_prefix("../") {
+        r
+    } else {
+        p
+    }
+}
+
+/// The path sent upstream (Kong's `get_upstream_uri_v0`). `req` is the normalised
+/// request path; `prefix` the matched part of it that `strip_path` removes (the route
+/// path, or the whole regex match), `None` when not stripping; `service_path` the
+/// service's path (`/` when it has none).
+pub fn upstream_path(service_path: Option<&str>, prefix: Option<&str>, req: &str) -> String {
+    let base = service_path.unwrap_or("/");
+    let strip = prefix.is_some();
+    let request_prefix = prefix.unwrap_or("/");
+    let postfix = sanitize_postfix(req.get(request_prefix.len()..).unwrap_or(""));
+    let without_last = |s: &str| s[..s.len() - 1].to_string();
+    if base.ends_with('/') {
+        if strip {
+            if postfix.is_empty() {
+                if base == "/" {
+                    return "/".into();
+                }
+                if req.ends_with('/') {
+                    return base.into();
+                }
+                return without_last(base);
+            }
+            if postfix.starts_with('/') {
+                return without_last(base) + postfix;
+            }
+            return format!("{base}{postfix}");
+        }
+        return format!("{base}{}", req.get(1..).unwrap_or(""));
+    }
+    if strip {
+        if postfix.is_empty() {
+            if req.len() > 1 && req.ends_with('/') {
+                return format!("{base}/");
+            }
+            return base.into();
+        }
+        if postfix.starts_with('/') {
+            return format!("{base}{postfix}");
+        }
+        return format!("{base}/{postfix}");
+    }
+    if req == "/" {
+        return base.into();
+    }
+    format!("{base}{req}")
+}
+
+/// Kong escapes the joined path before sending it: every byte outside
+/// `!#$&'()*+,/:;=?@[]A-Za-z0-9-_.~%` becomes `%XX`.
+pub fn escape(path: &str) -> std::borrow::Cow<'_, str> {
+    let keep = |b: u8| b.is_ascii_alphanumeric() || b"!#$&'()*+,/:;=?@[]-_.~%".contains(&b);
+    if path.bytes().all(keep) {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    let mut out = String::with_capacity(path.len() + 8);
+    for b in path.bytes() {
+        if keep(b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalisation_table() {
+        let rows = [
+            ("/", "/"),
+            ("/a/b", "/a/b"),
+            ("/a//b///c", "/a/b/c"),
+            ("/a/./b", "/a/b"),
+            ("/a/b/../c", "/a/c"),
+            ("/a/b/..", "/a/"),
+            ("/../a", "/a"),
+            ("/a/.", "/a/"),
+            ("/%61%62c", "/abc"),
+            ("/a%2fb", "/a%2Fb"),
+            ("/a%2Fb", "/a%2Fb"),
+            ("/a%20b", "/a b"),
+            ("/%7euser", "/~user"),
+            ("/a%3fb", "/a%3Fb"),
+            ("/a%zzb", "/a%zzb"),
+            ("/a/%2e%2e/b", "/b"),
+            ("/a%2e%2e/b", "/a../b"),
+            ("/x%", "/x%"),
+        ];
+        for (input, want) in rows {
+            assert_eq!(normalize(input), want, "normalize({input})");
+        }
+    }
+
+    /// Rows from Kong's path-joining table (service path, route path, request,
+    /// strip_path) -> upstream path.
+    #[test]
+    fn path_joining_table() {
+        // (service.path, matched prefix or None when strip_path=false, request, upstream)
+        let rows: &[(Option<&str>, Option<&str>, &str, &str)] = &[
+            (Some("/s"), None, "/fv0req", "/s/fv0req"),
+            (Some("/s"), None, "/fv0", "/s/fv0"),
+            (Some("/s"), Some("/tv0"), "/tv0req", "/s/req"),
+            (Some("/s"), Some("/tv0"), "/tv0", "/s"),
+            (Some("/s"), None, "/fv0/req", "/s/fv0/req"),
+            (Some("/s"), None, "/fv0/", "/s/fv0/"),
+            (Some("/s"), Some("/tv0/"), "/tv0/req", "/s/req"),
+            (Some("/s"), Some("/tv0/"), "/tv0/", "/s/"),
+            (Some("/s"), Some("/tv0"), "/tv0/", "/s/"),
+            (Some("/s"), Some("/tv0"), "/tv0/req", "/s/req"),
+            (Some("/s/"), None, "/fv0req", "/s/fv0req"),
+            (Some("/s/"), None, "/fv0", "/s/fv0"),
+            (Some("/s/"), Some("/tv0"), "/tv0req", "/s/req"),
+            (Some("/s/"), Some("/tv0"), "/tv0", "/s"),
+            (Some("/s/"), Some("/tv0"), "/tv0/", "/s/"),
+            (Some("/s/"), Some("/tv0/"), "/tv0/", "/s/"),
+            (Some("/s/"), None, "/fv0/", "/s/fv0/"),
+            (None, Some("/tv0"), "/tv0", "/"),
+            (None, Some("/tv0"), "/tv0/", "/"),
+            (None, Some("/tv0"), "/tv0/req", "/req"),
+            (None, Some("/tv0"), "/tv0req", "/req"),
+            (None, None, "/fv0/req", "/fv0/req"),
+            (None, None, "/", "/"),
+            (Some("/s"), None, "/", "/s"),
+            (Some("/s/"), None, "/", "/s/"),
+            (None, Some("/"), "/abc", "/abc"),
+            (Some("/s"), Some("/"), "/", "/s"),
+            (Some("/s"), Some("/"), "/abc", "/s/abc"),
+            (Some("/s"), Some("/tv0"), "/tv0..", "/s"),
+            (Some("/s"), Some("/tv0"), "/tv0../x", "/s/x"),
+        ];
+        for (svc, prefix, req, want) in rows {
+            assert_eq!(
+                upstream_path(*svc, *prefix, req),
+                *want,
+                "service {svc:?} prefix {prefix:?} request {req}"
+            );
+        }
+    }
+
+    #[test]
+    fn escaping() {
+        assert_eq!(escape("/a b"), "/a%20b");
+        assert_eq!(escape("/a%2Fb"), "/a%2Fb");
+        assert_eq!(escape("/é"), "/%C3%A9");
+        assert_eq!(escape("/plain/path-1_~.x"), "/plain/path-1_~.x");
+    }
+}
