@@ -2,4 +2,11 @@
 //! (decK) config, compiles it into an immutable router and balancers, and proxies
 //! HTTP/1.1, HTTP/2, gRPC and WebSocket traffic with Kong's routing semantics.
 
+pub mod compiled;
+pub mod node;
+pub mod proxy;
 pub mod router;
+pub mod server;
+pub mod status;
+pub mod tls;
+pub mod upstream;

@@ -1,1 +1,206 @@
-fn main() {}
+//! `portico-gateway`: Portico's gateway node.
+//!
+//! Run with `portico-gateway --config kong.yaml --proxy-listen 127.0.0.1:8000`, or
+//! check a file with `portico-gateway validate kong.yaml`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use gateway_node::node::Node;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "portico-gateway",
+    version,
+    about = "Portico gateway node: a fast reverse proxy with Kong's routing, configured by a decK (kong.yaml) file"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    /// The decK file (YAML or JSON) to serve; reloaded when it changes and on SIGHUP.
+    #[arg(short, long, env = "PORTICO_CONFIG")]
+    config: Option<PathBuf>,
+
+    /// Plain-HTTP proxy address (repeatable), e.g. 0.0.0.0:80.
+    #[arg(long = "proxy-listen", value_name = "ADDR")]
+    proxy_listen: Vec<SocketAddr>,
+
+    /// TLS proxy address (repeatable). Default when no listener is given: 0.0.0.0:443.
+    #[arg(long = "proxy-listen-tls", value_name = "ADDR")]
+    proxy_listen_tls: Vec<SocketAddr>,
+
+    /// Status API address (/status, /status/ready).
+    #[arg(
+        long = "status-listen",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8100"
+    )]
+    status_listen: SocketAddr,
+
+    /// How often the config file is checked for changes, in milliseconds.
+    #[arg(long = "watch-interval-ms", default_value_t = 1000)]
+    watch_interval_ms: u64,
+
+    /// Log format.
+    #[arg(long = "log-format", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+
+    /// Worker threads (default: one per core).
+    #[arg(long = "worker-threads", env = "PORTICO_WORKER_THREADS")]
+    worker_threads: Option<usize>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check a decK file and print every problem with its path; exit 1 if any.
+    Validate {
+        /// The file to check.
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PORTICO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if cli.log_format == "json" {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
+
+    if let Some(Command::Validate { file }) = &cli.command {
+        return validate(file);
+    }
+
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    rt.enable_all();
+    if let Some(n) = cli.worker_threads {
+        rt.worker_threads(n.max(1));
+    }
+    let rt = match rt.build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn validate(file: &std::path::Path) -> ExitCode {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            println!("{}: cannot read: {e}", file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    match graphql_schema::load_str(&text) {
+        Err(e) => {
+            for err in &e.errors {
+                println!("{err}");
+            }
+            ExitCode::FAILURE
+        }
+        Ok(loaded) => {
+            let errors = gateway_node::compiled::check(&loaded.config);
+            for w in &loaded.warnings {
+                println!("warning: {w}");
+            }
+            if !errors.is_empty() {
+                for e in &errors {
+                    println!("{e}");
+                }
+                return ExitCode::FAILURE;
+            }
+            let c = loaded.config.counts();
+            println!(
+                "{}: OK ({} services, {} routes, {} upstreams, {} targets, {} certificates); config hash {}",
+                file.display(),
+                c.services,
+                c.routes,
+                c.upstreams,
+                c.targets,
+                c.certificates,
+                loaded.config.hash()
+            );
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let node = Node::new(cli.config.clone())?;
+    let mut plain = cli.proxy_listen.clone();
+    let mut tls = cli.proxy_listen_tls.clone();
+    if plain.is_empty() && tls.is_empty() {
+        tls.push(SocketAddr::from(([0, 0, 0, 0], 443)));
+    }
+    plain.dedup();
+    tls.dedup();
+
+    // bind everything first, so a bad address fails the start-up before serving
+    let status = gateway_node::server::bind(cli.status_listen, "--status-listen").await?;
+    let mut plain_listeners = Vec::new();
+    for a in &plain {
+        plain_listeners.push(gateway_node::server::bind(*a, "--proxy-listen").await?);
+    }
+    let mut tls_listeners = Vec::new();
+    for a in &tls {
+        tls_listeners.push(gateway_node::server::bind(*a, "--proxy-listen-tls").await?);
+    }
+
+    if cli.config.is_some() {
+        if let Err(errors) = node.reload().await {
+            anyhow::bail!(
+                "the config file is invalid ({} errors, listed above)",
+                errors.len()
+            );
+        }
+    }
+    node.watch(Duration::from_millis(cli.watch_interval_ms.max(50)));
+
+    gateway_node::status::serve(status, node.clone());
+    let acceptor =
+        tokio_rustls::TlsAcceptor::from(gateway_node::tls::server_config(node.resolver.clone()));
+    for l in plain_listeners {
+        gateway_node::server::serve(l, None, node.proxy.clone());
+    }
+    for l in tls_listeners {
+        gateway_node::server::serve(l, Some(acceptor.clone()), node.proxy.clone());
+    }
+    tracing::info!(
+        proxy = ?plain,
+        proxy_tls = ?tls,
+        status = %cli.status_listen,
+        version = env!("CARGO_PKG_VERSION"),
+        "portico-gateway started"
+    );
+
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
+    tracing::info!("shutting down");
+    Ok(())
+}
