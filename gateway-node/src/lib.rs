@@ -3,6 +3,7 @@
 //! HTTP/1.1, HTTP/2, gRPC and WebSocket traffic with Kong's routing semantics.
 
 pub mod compiled;
+pub mod echo;
 pub mod node;
 pub mod proxy;
 pub mod router;

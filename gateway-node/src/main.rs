@@ -61,6 +61,15 @@ enum Command {
         /// The file to check.
         file: PathBuf,
     },
+    /// Run a small echo upstream (answers every request with JSON describing it),
+    /// for demos and load runs.
+    Echo {
+        #[arg(long, default_value = "127.0.0.1:9000")]
+        listen: SocketAddr,
+        /// Name reported in each answer.
+        #[arg(long, default_value = "echo")]
+        name: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -97,7 +106,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(cli)) {
+    let result = match &cli.command {
+        Some(Command::Echo { listen, name }) => {
+            rt.block_on(gateway_node::echo::run(*listen, name.clone()))
+        }
+        _ => rt.block_on(run(cli)),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
