@@ -8,14 +8,23 @@ use gateway_node::router::{RequestParts, Router};
 use graphql_schema::entity::Route;
 use std::hint::black_box;
 
+// the allocator portico-gateway runs with
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// `n` routes like a real estate of services: a third host-bound, the rest path
 /// based with two prefixes each, and one regex route in fifty.
 fn routes(n: usize) -> Vec<Route> {
+    routes_with(n, 50)
+}
+
+/// Like [`routes`], with one regex route in `regex_every` (0: none).
+fn routes_with(n: usize, regex_every: usize) -> Vec<Route> {
     let mut y = String::from(
         "_format_version: '3.0'\nservices:\n- name: s\n  host: upstream.internal\n  routes:\n",
     );
     for i in 0..n {
-        if i % 50 == 49 {
+        if regex_every > 0 && i % regex_every == regex_every - 1 {
             y.push_str(&format!("  - {{name: r{i}, paths: ['~/re{i}/\\d+$']}}\n"));
         } else if i % 3 == 0 {
             y.push_str(&format!(
@@ -39,6 +48,10 @@ fn bench(c: &mut Criterion) {
     for n in [100usize, 1_000, 10_000] {
         let rs = routes(n);
         g.bench_with_input(BenchmarkId::new("build", n), &rs, |b, rs| {
+            b.iter(|| Router::new(black_box(rs)))
+        });
+        let plain = routes_with(n, 0);
+        g.bench_with_input(BenchmarkId::new("build_no_regex", n), &plain, |b, rs| {
             b.iter(|| Router::new(black_box(rs)))
         });
         let Ok(router) = Router::new(&rs) else {

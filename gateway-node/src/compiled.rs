@@ -200,12 +200,12 @@ pub async fn compile(
             .filter(|t| t.upstream_id == u.id)
             .collect();
         let fp = serde_json::to_string(&(u, &targets)).unwrap_or_default();
-        if !balancers.contains_key(&fp) {
-            let b = match old(&fp) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = balancers.entry(fp) {
+            let b = match old(slot.key()) {
                 Some(b) => b,
                 None => Balancer::for_upstream(u, &targets).await,
             };
-            balancers.insert(fp, b);
+            slot.insert(b);
         }
     }
 

@@ -22,7 +22,7 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 
-use crate::compiled::{Compiled, RouteRt};
+use crate::compiled::{Compiled, RouteRt, ServiceRt};
 use crate::router::{Match, RequestParts, uri};
 use crate::upstream::balancer::{Balancer, Outcome, PickError, hash_key};
 use crate::upstream::pool::{BoxError, ConnKey, ConnectError, Pool, ProxyBody, Sender};
@@ -137,11 +137,17 @@ fn version_str(v: Version) -> &'static str {
     }
 }
 
+/// Appends `add` to a list header, joining every value the header already has
+/// (several `X-Forwarded-For` lines become one, as nginx joins them).
 fn append_header(h: &mut HeaderMap, name: HeaderName, add: &str) {
-    let v = match h.get(&name).and_then(|v| v.to_str().ok()) {
-        Some(old) if !old.is_empty() => format!("{old}, {add}"),
-        _ => add.to_string(),
-    };
+    let mut v = String::new();
+    for old in h.get_all(&name).iter().filter_map(|v| v.to_str().ok()) {
+        if !old.trim().is_empty() {
+            v.push_str(old.trim());
+            v.push_str(", ");
+        }
+    }
+    v.push_str(add);
     if let Ok(v) = HeaderValue::from_str(&v) {
         h.insert(name, v);
     }
@@ -228,7 +234,7 @@ impl Proxy {
 
         // an https-only route reached over plain http
         if !conn.tls && rt.route.protocols.iter().all(|p| p.is_tls()) {
-            return https_redirect(rt, &host_header, req.uri());
+            return https_redirect(rt, &host, req.uri());
         }
         let Some(svc) = rt.service.clone() else {
             return error_response(
@@ -264,6 +270,8 @@ impl Proxy {
         let (mut head, body) = req.into_parts();
         let mut headers = std::mem::take(&mut head.headers);
         strip_hop_by_hop(&mut headers, upgrade);
+        // the client's `Expect: 100-continue` was answered by our server side
+        headers.remove(header::EXPECT);
         forwarded_headers(&mut headers, conn, &host, &raw_path, prefix, client_version);
         let original_host = HeaderValue::from_str(&host_header).ok();
 
@@ -384,7 +392,19 @@ impl Proxy {
         let Ok(uri) = uri_str.parse::<http::Uri>() else {
             return error_response(StatusCode::BAD_REQUEST, "invalid request path");
         };
-        let mut up_req = Request::new(body.map_err(|e| -> BoxError { Box::new(e) }).boxed());
+        // A request with a body gets the write/read timeout watch; a bodyless one
+        // only waits for the response within read_timeout.
+        let body_empty = body.is_end_stream();
+        let watch = (!body_empty).then(|| Arc::new(BodyWatch::new()));
+        let up_body = match &watch {
+            Some(w) => RequestBody {
+                inner: body,
+                watch: w.clone(),
+            }
+            .boxed(),
+            None => body.map_err(|e| -> BoxError { Box::new(e) }).boxed(),
+        };
+        let mut up_req = Request::new(up_body);
         *up_req.method_mut() = head.method;
         *up_req.uri_mut() = uri;
         *up_req.version_mut() = if svc.h2 {
@@ -396,26 +416,45 @@ impl Proxy {
 
         let proxy_latency = start.elapsed();
         let sent_at = Instant::now();
-        let key = conn_up.key.clone();
-        let (result, h1_sender) = match conn_up.sender {
-            Sender::H1(mut s) => {
-                let r = tokio::time::timeout(svc.read_timeout, s.send_request(up_req)).await;
-                (r, Some(s))
+        // A kept-alive connection the upstream closed meanwhile fails before any
+        // response: a bodyless idempotent request is then sent again on a fresh
+        // connection, as nginx does.
+        let replay = (conn_up.reused && body_empty && is_idempotent(up_req.method()))
+            .then(|| clone_head(&up_req));
+        let mut key = conn_up.key.clone();
+        let mut outcome = self
+            .send(conn_up.sender, up_req, &svc, watch.as_deref())
+            .await;
+        if let (Err(SendError::Failed(e)), Some(again)) = (&outcome, replay)
+            && (e.is_incomplete_message() || e.is_canceled() || e.is_closed())
+        {
+            tracing::debug!(target = %target.target(), "kept-alive connection was closed upstream; retrying on a new one: {e}");
+            match self.pool.get(&key, svc.connect_timeout, false).await {
+                Ok(fresh) => {
+                    key = fresh.key.clone();
+                    outcome = self.send(fresh.sender, again, &svc, None).await;
+                }
+                Err(ce) => outcome = Err(SendError::Connect(ce)),
             }
-            Sender::H2(mut s) => (
-                tokio::time::timeout(svc.read_timeout, s.send_request(up_req)).await,
-                None,
-            ),
-        };
-        let resp = match result {
-            Err(_) => {
+        }
+        let (resp, h1_sender) = match outcome {
+            Ok(x) => x,
+            Err(SendError::Timeout) => {
                 svc.balancer.report_passive(target_idx, Outcome::Timeout);
                 return error_response(
                     StatusCode::GATEWAY_TIMEOUT,
                     "The upstream server is timing out",
                 );
             }
-            Ok(Err(e)) => {
+            Err(SendError::Connect(e)) => {
+                svc.balancer.report_passive(target_idx, Outcome::TcpFailure);
+                tracing::warn!(target = %target.target(), "upstream connect failed: {e}");
+                return error_response(
+                    StatusCode::BAD_GATEWAY,
+                    "An invalid response was received from the upstream server",
+                );
+            }
+            Err(SendError::Failed(e)) => {
                 svc.balancer.report_passive(target_idx, Outcome::TcpFailure);
                 tracing::warn!(target = %target.target(), "upstream request failed: {e}");
                 return error_response(
@@ -423,7 +462,6 @@ impl Proxy {
                     "An invalid response was received from the upstream server",
                 );
             }
-            Ok(Ok(r)) => r,
         };
         let upstream_latency = sent_at.elapsed();
         svc.balancer
@@ -450,30 +488,28 @@ impl Proxy {
             "x-kong-proxy-latency",
             &proxy_latency.as_millis().to_string(),
         );
-        if let Some((_, Some(cookie))) = &hash {
-            if let Ok(v) = HeaderValue::from_str(cookie) {
-                h.append(header::SET_COOKIE, v);
-            }
+        if let Some((_, Some(cookie))) = &hash
+            && let Ok(v) = HeaderValue::from_str(cookie)
+        {
+            h.append(header::SET_COOKIE, v);
         }
 
-        if switching {
-            if let Some(client_up) = client_upgrade {
-                let mut tmp = Response::from_parts(rhead, rbody);
-                let upstream_up = hyper::upgrade::on(&mut tmp);
-                let (rhead, _) = tmp.into_parts();
-                tokio::spawn(async move {
-                    let _guard = guard;
-                    match tokio::try_join!(client_up, upstream_up) {
-                        Ok((c, u)) => {
-                            let mut c = hyper_util::rt::TokioIo::new(c);
-                            let mut u = hyper_util::rt::TokioIo::new(u);
-                            let _ = tokio::io::copy_bidirectional(&mut c, &mut u).await;
-                        }
-                        Err(e) => tracing::debug!("upgrade failed: {e}"),
+        if switching && let Some(client_up) = client_upgrade {
+            let mut tmp = Response::from_parts(rhead, rbody);
+            let upstream_up = hyper::upgrade::on(&mut tmp);
+            let (rhead, _) = tmp.into_parts();
+            tokio::spawn(async move {
+                let _guard = guard;
+                match tokio::try_join!(client_up, upstream_up) {
+                    Ok((c, u)) => {
+                        let mut c = hyper_util::rt::TokioIo::new(c);
+                        let mut u = hyper_util::rt::TokioIo::new(u);
+                        let _ = tokio::io::copy_bidirectional(&mut c, &mut u).await;
                     }
-                });
-                return Response::from_parts(rhead, full(Bytes::new()));
-            }
+                    Err(e) => tracing::debug!("upgrade failed: {e}"),
+                }
+            });
+            return Response::from_parts(rhead, full(Bytes::new()));
         }
 
         let body = UpstreamBody {
@@ -492,7 +528,168 @@ impl Proxy {
     }
 }
 
-fn https_redirect(rt: &RouteRt, host_header: &str, uri: &http::Uri) -> Response<ProxyBody> {
+enum SendError {
+    Timeout,
+    Connect(ConnectError),
+    Failed(hyper::Error),
+}
+
+type H1Sender = hyper::client::conn::http1::SendRequest<ProxyBody>;
+type ResponseFuture =
+    Pin<Box<dyn Future<Output = Result<Response<Incoming>, hyper::Error>> + Send>>;
+
+impl Proxy {
+    /// Sends a request and waits for the response head: within `write_timeout` of
+    /// each request-body chunk the upstream must take it, and within `read_timeout`
+    /// of the body's end (or of sending, without a body) the response must start.
+    async fn send(
+        &self,
+        sender: Sender,
+        req: Request<ProxyBody>,
+        svc: &ServiceRt,
+        watch: Option<&BodyWatch>,
+    ) -> Result<(Response<Incoming>, Option<H1Sender>), SendError> {
+        let (fut, h1): (ResponseFuture, Option<H1Sender>) = match sender {
+            Sender::H1(mut s) => {
+                let f = s.send_request(req);
+                (Box::pin(f), Some(s))
+            }
+            Sender::H2(mut s) => (Box::pin(s.send_request(req)), None),
+        };
+        let result = match watch {
+            None => tokio::time::timeout(svc.read_timeout, fut)
+                .await
+                .map_err(|_| SendError::Timeout)?,
+            Some(w) => tokio::select! {
+                r = fut => r,
+                () = w.expired(svc.read_timeout, svc.write_timeout) => return Err(SendError::Timeout),
+            },
+        };
+        result.map(|r| (r, h1)).map_err(SendError::Failed)
+    }
+}
+
+fn is_idempotent(m: &http::Method) -> bool {
+    matches!(
+        *m,
+        http::Method::GET
+            | http::Method::HEAD
+            | http::Method::OPTIONS
+            | http::Method::PUT
+            | http::Method::DELETE
+            | http::Method::TRACE
+    )
+}
+
+/// A bodyless copy of a request's head, for a replay.
+fn clone_head(r: &Request<ProxyBody>) -> Request<ProxyBody> {
+    let mut c = Request::new(full(Bytes::new()));
+    *c.method_mut() = r.method().clone();
+    *c.uri_mut() = r.uri().clone();
+    *c.version_mut() = r.version();
+    *c.headers_mut() = r.headers().clone();
+    c
+}
+
+/// Where a streamed request body is: waiting for the client, handed to the
+/// upstream connection (which must take it within `write_timeout`), or finished
+/// (the response must then start within `read_timeout`).
+struct BodyWatch {
+    base: Instant,
+    /// 0 waiting for the client, 1 waiting for the upstream to take a chunk, 2 done.
+    phase: std::sync::atomic::AtomicU8,
+    since_ms: AtomicU64,
+}
+
+const WAIT_CLIENT: u8 = 0;
+const WAIT_UPSTREAM: u8 = 1;
+const BODY_DONE: u8 = 2;
+
+impl BodyWatch {
+    fn new() -> Self {
+        BodyWatch {
+            base: Instant::now(),
+            phase: std::sync::atomic::AtomicU8::new(WAIT_CLIENT),
+            since_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn set(&self, phase: u8) {
+        self.since_ms
+            .store(self.base.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.phase.store(phase, Ordering::Release);
+    }
+
+    /// Resolves when the upstream has let a deadline pass.
+    async fn expired(&self, read: Duration, write: Duration) {
+        loop {
+            let phase = self.phase.load(Ordering::Acquire);
+            let since = Duration::from_millis(self.since_ms.load(Ordering::Relaxed));
+            let now = self.base.elapsed();
+            let deadline = match phase {
+                WAIT_UPSTREAM => Some(since + write),
+                BODY_DONE => Some(since + read),
+                _ => None,
+            };
+            match deadline {
+                Some(d) if now >= d => return,
+                Some(d) => tokio::time::sleep((d - now).min(Duration::from_millis(250))).await,
+                None => tokio::time::sleep(Duration::from_millis(250).min(write)).await,
+            }
+        }
+    }
+}
+
+/// The client's request body on its way up, reporting progress to a [`BodyWatch`].
+struct RequestBody {
+    inner: Incoming,
+    watch: Arc<BodyWatch>,
+}
+
+impl Body for RequestBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(f))) => {
+                this.watch.set(if this.inner.is_end_stream() {
+                    BODY_DONE
+                } else {
+                    WAIT_UPSTREAM
+                });
+                Poll::Ready(Some(Ok(f)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Box::new(e)))),
+            Poll::Ready(None) => {
+                this.watch.set(BODY_DONE);
+                Poll::Ready(None)
+            }
+            Poll::Pending => {
+                if this.watch.phase.load(Ordering::Relaxed) != WAIT_CLIENT {
+                    this.watch.set(WAIT_CLIENT);
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Kong's answer to a plain request on an https-only route: 426, or a redirect to
+/// `https://` + the host (without the plain port) + the request URI.
+fn https_redirect(rt: &RouteRt, host: &str, uri: &http::Uri) -> Response<ProxyBody> {
     let code = rt.route.https_redirect_status_code;
     if code == 426 {
         let mut r = error_response(StatusCode::UPGRADE_REQUIRED, "Please use HTTPS protocol");
@@ -507,7 +704,7 @@ fn https_redirect(rt: &RouteRt, host_header: &str, uri: &http::Uri) -> Response<
     let pq = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let mut r = Response::new(full(Bytes::new()));
     *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::MOVED_PERMANENTLY);
-    if let Ok(v) = HeaderValue::from_str(&format!("https://{host_header}{pq}")) {
+    if let Ok(v) = HeaderValue::from_str(&format!("https://{host}{pq}")) {
         r.headers_mut().insert(header::LOCATION, v);
     }
     r.headers_mut()
@@ -698,12 +895,11 @@ impl Body for UpstreamBody {
 
 impl Drop for UpstreamBody {
     fn drop(&mut self) {
-        if let Some(f) = self.finish.take() {
-            if self.ended || self.inner.is_end_stream() {
-                if let Some(s) = f.sender {
-                    f.pool.put_back(f.key, s);
-                }
-            }
+        if let Some(f) = self.finish.take()
+            && (self.ended || self.inner.is_end_stream())
+            && let Some(s) = f.sender
+        {
+            f.pool.put_back(f.key, s);
         }
     }
 }

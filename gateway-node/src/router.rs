@@ -96,8 +96,7 @@ impl HeaderMatcher {
         headers.get_all(&self.name).iter().any(|v| {
             let Ok(v) = v.to_str() else { return false };
             let lower = v.to_ascii_lowercase();
-            self.exact.iter().any(|e| *e == lower)
-                || self.regexes.iter().any(|r| r.is_match(&lower))
+            self.exact.contains(&lower) || self.regexes.iter().any(|r| r.is_match(&lower))
         })
     }
 }
@@ -139,11 +138,17 @@ pub struct Router {
     any_host: Index,
 }
 
-/// Candidates for one host class: prefix matchers in a radix tree, the rest in a list.
+/// Candidates for one host class: prefix matchers in a radix tree, regex matchers
+/// behind one `RegexSet` pass, path-less matchers in a list.
 #[derive(Debug, Default)]
 struct Index {
     tree: Radix,
+    /// Path-less matchers: always candidates.
     scan: Vec<u32>,
+    /// Regex matchers: the patterns (for the set) and the rank of each one's matcher.
+    regex_patterns: Vec<String>,
+    regex_ranks: Vec<u32>,
+    regex_set: Option<regex::RegexSet>,
 }
 
 /// Why a route could not be compiled (the config validation normally catches these).
@@ -321,6 +326,10 @@ impl Router {
             }
             router.matchers.push(m);
         }
+        router.any_host.finish();
+        for idx in router.by_host.values_mut() {
+            idx.finish();
+        }
         Ok(router)
     }
 
@@ -358,7 +367,8 @@ impl Router {
         if !r.hosts.is_empty() && !r.hosts.iter().any(|h| h.matches(req.host, req.port)) {
             return None;
         }
-        if !r.snis.is_empty() {
+        // Kong checks SNIs only on TLS requests
+        if req.tls && !r.snis.is_empty() {
             let sni = req.sni.map(|s| s.trim_end_matches('.'));
             if !sni.is_some_and(|s| r.snis.iter().any(|x| x.eq_ignore_ascii_case(s))) {
                 return None;
@@ -401,13 +411,36 @@ impl Index {
                     self.tree.insert(p.as_bytes(), rank);
                 }
             }
-            _ => self.scan.push(rank),
+            PathKind::Regex(rs) => {
+                for r in rs {
+                    self.regex_patterns.push(r.as_str().to_string());
+                    self.regex_ranks.push(rank);
+                }
+            }
+            PathKind::Any => self.scan.push(rank),
         }
+    }
+
+    /// Builds the regex prefilter once every matcher is added.
+    fn finish(&mut self) {
+        if !self.regex_patterns.is_empty() {
+            // patterns already compiled one by one, so the set only fails on size
+            self.regex_set = regex::RegexSetBuilder::new(&self.regex_patterns)
+                .size_limit(256 << 20)
+                .build()
+                .ok();
+        }
+        self.regex_patterns = Vec::new();
     }
 
     fn collect(&self, path: &str, out: &mut Vec<u32>) {
         self.tree.lookup(path.as_bytes(), out);
         out.extend_from_slice(&self.scan);
+        match &self.regex_set {
+            Some(set) => out.extend(set.matches(path).iter().map(|i| self.regex_ranks[i])),
+            // no set (too large to build): every regex matcher is a candidate
+            None => out.extend_from_slice(&self.regex_ranks),
+        }
     }
 }
 

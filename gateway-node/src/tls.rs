@@ -22,15 +22,14 @@ pub struct CertPair {
 
 impl CertPair {
     fn choose(&self, hello: &ClientHello<'_>) -> Arc<CertifiedKey> {
-        if let Some(alt) = &self.alt {
-            if self
+        if let Some(alt) = &self.alt
+            && self
                 .main
                 .key
                 .choose_scheme(hello.signature_schemes())
                 .is_none()
-            {
-                return alt.clone();
-            }
+        {
+            return alt.clone();
         }
         self.main.clone()
     }
@@ -82,15 +81,15 @@ impl CertStore {
         if let Some(p) = self.by_name.get(&sni) {
             return Some(p);
         }
-        if let Some((_, rest)) = sni.split_once('.') {
-            if let Some(p) = self.by_name.get(&format!("*.{rest}")) {
-                return Some(p);
-            }
+        if let Some((_, rest)) = sni.split_once('.')
+            && let Some(p) = self.by_name.get(&format!("*.{rest}"))
+        {
+            return Some(p);
         }
-        if let Some((first, _)) = sni.rsplit_once('.') {
-            if let Some(p) = self.by_name.get(&format!("{first}.*")) {
-                return Some(p);
-            }
+        if let Some((first, _)) = sni.rsplit_once('.')
+            && let Some(p) = self.by_name.get(&format!("{first}.*"))
+        {
+            return Some(p);
         }
         None
     }
@@ -127,10 +126,10 @@ pub struct SniResolver {
 
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        if let Some(name) = hello.server_name() {
-            if let Some(p) = self.store.load().find(name) {
-                return Some(p.choose(&hello));
-            }
+        if let Some(name) = hello.server_name()
+            && let Some(p) = self.store.load().find(name)
+        {
+            return Some(p.choose(&hello));
         }
         Some(self.default.clone())
     }

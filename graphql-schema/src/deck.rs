@@ -106,10 +106,10 @@ pub fn load_value(doc: &Value) -> Result<Loaded, InvalidConfig> {
             format!("unsupported version {v}: expected one of {FORMAT_VERSIONS:?}"),
         ),
     }
-    if let Some(t) = top.get("_transform") {
-        if !t.is_boolean() {
-            errors.add("_transform", format!("expected a boolean, got {}", kind(t)));
-        }
+    if let Some(t) = top.get("_transform")
+        && !t.is_boolean()
+    {
+        errors.add("_transform", format!("expected a boolean, got {}", kind(t)));
     }
     for (k, v) in top {
         if META_KEYS.contains(&k.as_str()) || ENTITY_KEYS.contains(&k.as_str()) {

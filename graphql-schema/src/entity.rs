@@ -48,15 +48,15 @@ static NAME_RE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Kong's `name` type: letters, digits and `.-_~`.
 pub(crate) fn check_name(name: &Option<String>, path: &Path, errors: &mut Errors) {
-    if let Some(n) = name {
-        if !NAME_RE.is_match(n) {
-            errors.add(
-                path.field("name"),
-                format!(
-                    "invalid value '{n}': it must only contain alphanumerics and '.', '-', '_', '~'"
-                ),
-            );
-        }
+    if let Some(n) = name
+        && !NAME_RE.is_match(n)
+    {
+        errors.add(
+            path.field("name"),
+            format!(
+                "invalid value '{n}': it must only contain alphanumerics and '.', '-', '_', '~'"
+            ),
+        );
     }
 }
 

@@ -30,19 +30,20 @@ pub fn normalize(path: &str) -> std::borrow::Cow<'_, str> {
     let mut out: Vec<u8> = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                let c = h * 16 + l;
-                if is_reserved(c) {
-                    out.push(b'%');
-                    out.push(b[i + 1].to_ascii_uppercase());
-                    out.push(b[i + 2].to_ascii_uppercase());
-                } else {
-                    out.push(c);
-                }
-                i += 3;
-                continue;
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            let c = h * 16 + l;
+            if is_reserved(c) {
+                out.push(b'%');
+                out.push(b[i + 1].to_ascii_uppercase());
+                out.push(b[i + 2].to_ascii_uppercase());
+            } else {
+                out.push(c);
             }
+            i += 3;
+            continue;
         }
         out.push(b[i]);
         i += 1;

@@ -483,10 +483,10 @@ fn spawn_maintenance(weak: Weak<Balancer>) {
                 let mut probes = Vec::new();
                 for (i, t) in b.targets.iter().enumerate() {
                     let healthy = t.is_healthy();
-                    if (healthy && due_h) || (!healthy && due_u) {
-                        if let Some(addr) = t.addr() {
-                            probes.push((i, addr, t.host.clone(), t.port));
-                        }
+                    if ((healthy && due_h) || (!healthy && due_u))
+                        && let Some(addr) = t.addr()
+                    {
+                        probes.push((i, addr, t.host.clone(), t.port));
                     }
                 }
                 let sem = Arc::new(tokio::sync::Semaphore::new(a.concurrency.max(1) as usize));

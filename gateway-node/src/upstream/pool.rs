@@ -114,18 +114,16 @@ impl Pool {
         connect_timeout: Duration,
         upgrade: bool,
     ) -> Result<Conn, ConnectError> {
-        if !upgrade {
-            if let Some(c) = self.checkout(key).await {
-                return Ok(c);
-            }
+        if !upgrade && let Some(c) = self.checkout(key).await {
+            return Ok(c);
         }
         let sender = tokio::time::timeout(connect_timeout, connect(key, upgrade))
             .await
             .map_err(|_| ConnectError::Timeout(key.addr))??;
-        if let Sender::H2(s) = &sender {
-            if let Ok(mut g) = self.inner.lock() {
-                g.h2.insert(key.clone(), s.clone());
-            }
+        if let Sender::H2(s) = &sender
+            && let Ok(mut g) = self.inner.lock()
+        {
+            g.h2.insert(key.clone(), s.clone());
         }
         Ok(Conn {
             key: key.clone(),

@@ -206,13 +206,13 @@ impl RouteConfig {
                 continue;
             }
             for (i, v) in values.iter().enumerate() {
-                if let Some(re) = v.strip_prefix("~*") {
-                    if let Err(e) = regex::Regex::new(re) {
-                        errors.add(
-                            hp.index(i),
-                            format!("invalid regex: '{re}' ({})", one_line(&e.to_string())),
-                        );
-                    }
+                if let Some(re) = v.strip_prefix("~*")
+                    && let Err(e) = regex::Regex::new(re)
+                {
+                    errors.add(
+                        hp.index(i),
+                        format!("invalid regex: '{re}' ({})", one_line(&e.to_string())),
+                    );
                 }
             }
             headers.push((lname, values.clone()));
