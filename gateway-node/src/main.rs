@@ -54,7 +54,8 @@ struct Cli {
     #[arg(long = "log-format", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
 
-    /// Worker threads (default: one per core).
+    /// Proxy worker threads, each with its own single-threaded runtime (default: one
+    /// per core).
     #[arg(long = "worker-threads", env = "PORTICO_WORKER_THREADS")]
     worker_threads: Option<usize>,
 }
@@ -99,12 +100,12 @@ fn main() -> ExitCode {
         return validate(file);
     }
 
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
-    rt.enable_all();
-    if let Some(n) = cli.worker_threads {
-        rt.worker_threads(n.max(1));
-    }
-    let rt = match rt.build() {
+    // The main runtime accepts connections, serves /status, reloads the config and
+    // runs health checks; requests are served on the worker threads.
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -202,11 +203,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     gateway_node::status::serve(status, node.clone());
     let acceptor =
         tokio_rustls::TlsAcceptor::from(gateway_node::tls::server_config(node.resolver.clone()));
+    let workers = cli.worker_threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let pool = gateway_node::server::Workers::start(workers, node.proxy.clone())?;
     for l in plain_listeners {
-        gateway_node::server::serve(l, None, node.proxy.clone());
+        gateway_node::server::serve(l, None, pool.clone());
     }
     for l in tls_listeners {
-        gateway_node::server::serve(l, Some(acceptor.clone()), node.proxy.clone());
+        gateway_node::server::serve(l, Some(acceptor.clone()), pool.clone());
     }
     tracing::info!(
         proxy = ?plain,

@@ -32,8 +32,62 @@ pub async fn bind(addr: SocketAddr, flag: &str) -> anyhow::Result<TcpListener> {
         })
 }
 
-/// Accepts connections forever; each is served on its own task.
-pub fn serve(listener: TcpListener, tls: Option<TlsAcceptor>, proxy: Arc<Proxy>) {
+/// A connection accepted on the listener runtime, handed to a worker.
+struct Accepted {
+    stream: std::net::TcpStream,
+    remote: SocketAddr,
+    tls: Option<TlsAcceptor>,
+}
+
+/// Worker threads, each running a single-threaded runtime (nginx's model: a
+/// connection, its upstream connections and every request on them stay on one
+/// thread). Listeners accept on the main runtime and deal connections out in turn.
+pub struct Workers {
+    senders: Vec<tokio::sync::mpsc::UnboundedSender<Accepted>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl Workers {
+    pub fn start(n: usize, proxy: Arc<Proxy>) -> anyhow::Result<Arc<Workers>> {
+        let mut senders = Vec::with_capacity(n);
+        for i in 0..n.max(1) {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Accepted>();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let proxy = proxy.clone();
+            std::thread::Builder::new()
+                .name(format!("portico-worker-{i}"))
+                .spawn(move || {
+                    rt.block_on(async move {
+                        while let Some(a) = rx.recv().await {
+                            match tokio::net::TcpStream::from_std(a.stream) {
+                                Ok(s) => {
+                                    tokio::spawn(serve_stream(s, a.remote, a.tls, proxy.clone()));
+                                }
+                                Err(e) => tracing::warn!("cannot adopt connection: {e}"),
+                            }
+                        }
+                    });
+                })?;
+            senders.push(tx);
+        }
+        Ok(Arc::new(Workers {
+            senders,
+            next: std::sync::atomic::AtomicUsize::new(0),
+        }))
+    }
+
+    fn dispatch(&self, a: Accepted) {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.senders.len();
+        if self.senders[i].send(a).is_err() {
+            tracing::error!("worker {i} is gone; connection dropped");
+        }
+    }
+}
+
+/// Accepts connections forever and hands each to a worker.
+pub fn serve(listener: TcpListener, tls: Option<TlsAcceptor>, workers: Arc<Workers>) {
     tokio::spawn(async move {
         loop {
             let (stream, remote) = match listener.accept().await {
@@ -45,50 +99,61 @@ pub fn serve(listener: TcpListener, tls: Option<TlsAcceptor>, proxy: Arc<Proxy>)
                 }
             };
             let _ = stream.set_nodelay(true);
-            let local_port = stream.local_addr().map(|a| a.port()).unwrap_or(0);
-            let proxy = proxy.clone();
-            let tls = tls.clone();
-            tokio::spawn(async move {
-                proxy
-                    .stats
-                    .connections_total
-                    .fetch_add(1, Ordering::Relaxed);
-                proxy
-                    .stats
-                    .connections_active
-                    .fetch_add(1, Ordering::Relaxed);
-                let _active = ActiveConn(proxy.clone());
-                match tls {
-                    None => {
-                        let info = Arc::new(ConnInfo {
-                            remote,
-                            local_port,
-                            tls: false,
-                            sni: None,
-                        });
-                        serve_conn(TokioIo::new(stream), info, proxy).await;
-                    }
-                    Some(acceptor) => {
-                        let accepted =
-                            tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
-                                .await;
-                        let Ok(Ok(s)) = accepted else {
-                            tracing::debug!(%remote, "TLS handshake failed");
-                            return;
-                        };
-                        let sni = s.get_ref().1.server_name().map(str::to_string);
-                        let info = Arc::new(ConnInfo {
-                            remote,
-                            local_port,
-                            tls: true,
-                            sni,
-                        });
-                        serve_conn(TokioIo::new(s), info, proxy).await;
-                    }
-                }
-            });
+            match stream.into_std() {
+                Ok(stream) => workers.dispatch(Accepted {
+                    stream,
+                    remote,
+                    tls: tls.clone(),
+                }),
+                Err(e) => tracing::warn!("cannot hand connection over: {e}"),
+            }
         }
     });
+}
+
+async fn serve_stream(
+    stream: tokio::net::TcpStream,
+    remote: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    proxy: Arc<Proxy>,
+) {
+    let local_port = stream.local_addr().map(|a| a.port()).unwrap_or(0);
+    proxy
+        .stats
+        .connections_total
+        .fetch_add(1, Ordering::Relaxed);
+    proxy
+        .stats
+        .connections_active
+        .fetch_add(1, Ordering::Relaxed);
+    let _active = ActiveConn(proxy.clone());
+    match tls {
+        None => {
+            let info = Arc::new(ConnInfo {
+                remote,
+                local_port,
+                tls: false,
+                sni: None,
+            });
+            serve_conn(TokioIo::new(stream), info, proxy).await;
+        }
+        Some(acceptor) => {
+            let accepted =
+                tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await;
+            let Ok(Ok(s)) = accepted else {
+                tracing::debug!(%remote, "TLS handshake failed");
+                return;
+            };
+            let sni = s.get_ref().1.server_name().map(str::to_string);
+            let info = Arc::new(ConnInfo {
+                remote,
+                local_port,
+                tls: true,
+                sni,
+            });
+            serve_conn(TokioIo::new(s), info, proxy).await;
+        }
+    }
 }
 
 struct ActiveConn(Arc<Proxy>);

@@ -3,12 +3,18 @@
 //! at a time and come back when the response body ends; an HTTP/2 connection is
 //! shared by every request to that target.
 //!
+//! Each worker thread has its own pool (a thread-local): a worker runs one
+//! single-threaded runtime, so its connections, their tasks and the requests using
+//! them stay on one thread with no lock and no cross-thread wake-up.
+//!
 //! Connecting is separate from sending, so a failed connect can be retried on
 //! another target before any of the request body is consumed.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -97,11 +103,16 @@ struct Inner {
     h2: HashMap<ConnKey, http2::SendRequest<ProxyBody>>,
 }
 
-/// The pool shared by every service of a node.
-#[derive(Clone, Default)]
-pub struct Pool {
-    inner: Arc<Mutex<Inner>>,
+thread_local! {
+    static POOL: RefCell<Inner> = RefCell::new(Inner::default());
 }
+
+/// Idle HTTP/1 plus live HTTP/2 connections over all threads, for `/status`.
+static HELD: AtomicUsize = AtomicUsize::new(0);
+
+/// A handle to the calling thread's pool.
+#[derive(Clone, Copy, Default)]
+pub struct Pool;
 
 const MAX_IDLE_PER_KEY: usize = 256;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -120,10 +131,11 @@ impl Pool {
         let sender = tokio::time::timeout(connect_timeout, connect(key, upgrade))
             .await
             .map_err(|_| ConnectError::Timeout(key.addr))??;
-        if let Sender::H2(s) = &sender
-            && let Ok(mut g) = self.inner.lock()
-        {
-            g.h2.insert(key.clone(), s.clone());
+        if let Sender::H2(s) = &sender {
+            let old = POOL.with_borrow_mut(|p| p.h2.insert(key.clone(), s.clone()));
+            if old.is_none() {
+                HELD.fetch_add(1, Ordering::Relaxed);
+            }
         }
         Ok(Conn {
             key: key.clone(),
@@ -134,31 +146,35 @@ impl Pool {
 
     async fn checkout(&self, key: &ConnKey) -> Option<Conn> {
         if key.h2 {
-            let mut g = self.inner.lock().ok()?;
-            match g.h2.get(key) {
-                Some(s) if !s.is_closed() => {
-                    return Some(Conn {
-                        key: key.clone(),
-                        sender: Sender::H2(s.clone()),
-                        reused: true,
-                    });
-                }
+            let live = POOL.with_borrow_mut(|p| match p.h2.get(key) {
+                Some(s) if !s.is_closed() => Some(s.clone()),
                 Some(_) => {
-                    g.h2.remove(key);
+                    p.h2.remove(key);
+                    HELD.fetch_sub(1, Ordering::Relaxed);
+                    None
                 }
-                None => {}
-            }
-            return None;
+                None => None,
+            });
+            return live.map(|s| Conn {
+                key: key.clone(),
+                sender: Sender::H2(s),
+                reused: true,
+            });
         }
         loop {
-            let idle = {
-                let mut g = self.inner.lock().ok()?;
-                g.h1.get_mut(key)?.pop()?
-            };
+            let idle = POOL.with_borrow_mut(|p| p.h1.get_mut(key).and_then(Vec::pop))?;
+            HELD.fetch_sub(1, Ordering::Relaxed);
             if idle.since.elapsed() >= IDLE_TIMEOUT || idle.sender.is_closed() {
                 continue;
             }
             let mut sender = idle.sender;
+            if sender.is_ready() {
+                return Some(Conn {
+                    key: key.clone(),
+                    sender: Sender::H1(sender),
+                    reused: true,
+                });
+            }
             // The connection task may not have seen the end of the last exchange yet.
             if let Ok(Ok(())) = tokio::time::timeout(Duration::from_secs(1), sender.ready()).await {
                 return Some(Conn {
@@ -175,23 +191,26 @@ impl Pool {
         if sender.is_closed() {
             return;
         }
-        if let Ok(mut g) = self.inner.lock() {
-            let list = g.h1.entry(key).or_default();
+        let kept = POOL.with_borrow_mut(|p| {
+            let list = p.h1.entry(key).or_default();
             if list.len() < MAX_IDLE_PER_KEY {
                 list.push(Idle {
                     sender,
                     since: Instant::now(),
                 });
+                true
+            } else {
+                false
             }
+        });
+        if kept {
+            HELD.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    /// Idle HTTP/1 connections and live HTTP/2 connections held.
+    /// Idle HTTP/1 connections and live HTTP/2 connections held, over all threads.
     pub fn idle_count(&self) -> usize {
-        self.inner
-            .lock()
-            .map(|g| g.h1.values().map(Vec::len).sum::<usize>() + g.h2.len())
-            .unwrap_or(0)
+        HELD.load(Ordering::Relaxed)
     }
 }
 
