@@ -518,7 +518,7 @@ impl Proxy {
             idle: None,
             ended: false,
             finish: Some(Finish {
-                pool: self.pool.clone(),
+                pool: self.pool,
                 key,
                 sender: h1_sender,
                 _guard: guard,
