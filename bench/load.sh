@@ -5,12 +5,22 @@
 # same duration and connection count. Prints requests/s, p50/p99 latency, the
 # ratio, and portico's idle and loaded RSS.
 #
+# CPU placement: the proxy under test gets its own core (PROXY_CPU, default 1);
+# wrk and the upstream share the other (LOAD_CPU, default 0). Without pinning the
+# four busy processes share two cores however the scheduler likes and the figures
+# swing by +-15% between rounds.
+#
 # Usage: bench/load.sh            (DURATION=10 CONNS=50 ROUNDS=2 to change)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-50}
 ROUNDS=${ROUNDS:-2}
+PROXY_CPU=${PROXY_CPU:-1}
+LOAD_CPU=${LOAD_CPU:-0}
+pin() { local cpu=$1; shift; if [ "$(nproc)" -gt 1 ]; then taskset -c "$cpu" "$@"; else "$@"; fi; }
+# for background processes: exec, so that $! is the process itself
+pin_exec() { local cpu=$1; shift; if [ "$(nproc)" -gt 1 ]; then exec taskset -c "$cpu" "$@"; else exec "$@"; fi; }
 
 need() { command -v "$1" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; }; }
 need wrk wrk
@@ -40,7 +50,7 @@ events { worker_connections 4096; }
 http { access_log off; keepalive_requests 100000;
   server { listen 127.0.0.1:$UP; location / { return 200 'ok'; } } }
 CONF
-$NGINX -p "$tmp/up" -c "$tmp/up/nginx.conf" & pids+=($!)
+(pin_exec "$LOAD_CPU" $NGINX -p "$tmp/up" -c "$tmp/up/nginx.conf") & pids+=($!)
 
 # the peer: nginx as a reverse proxy, with the forwarding headers Kong/Portico set
 cat > "$tmp/ngx/nginx.conf" <<CONF
@@ -59,7 +69,7 @@ http { access_log off; keepalive_requests 100000;
       proxy_set_header X-Real-IP \$remote_addr;
     } } }
 CONF
-$NGINX -p "$tmp/ngx" -c "$tmp/ngx/nginx.conf" & pids+=($!)
+(pin_exec "$PROXY_CPU" $NGINX -p "$tmp/ngx" -c "$tmp/ngx/nginx.conf") & pids+=($!)
 
 # portico
 cat > "$tmp/kong.yaml" <<CONF
@@ -71,7 +81,7 @@ services:
   - name: bench
     paths: [/]
 CONF
-"$GW" --config "$tmp/kong.yaml" --proxy-listen 127.0.0.1:$PGW --status-listen 127.0.0.1:$PST --worker-threads 1 2>"$tmp/gw.log" & gw_pid=$!; pids+=($gw_pid)
+(pin_exec "$PROXY_CPU" "$GW" --config "$tmp/kong.yaml" --proxy-listen 127.0.0.1:$PGW --status-listen 127.0.0.1:$PST --worker-threads 1 2>"$tmp/gw.log") & gw_pid=$!; pids+=($gw_pid)
 wait_port $UP; wait_port $NGX; wait_port $PGW
 sleep 0.5
 rss() { awk '/VmRSS/ {print int($2/1024) " MB"}' /proc/$1/status; }
@@ -80,7 +90,7 @@ IDLE_RSS=$(rss $gw_pid)
 # wrk -> "rps p50_ms p99_ms"
 run() {
   local url=$1 out
-  out=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$url")
+  out=$(pin "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$url")
   echo "$out" | awk '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
     /Requests\/sec/ { rps=$2 }
@@ -91,8 +101,8 @@ run() {
 }
 
 # warm up both
-wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$PGW/" >/dev/null
-wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$NGX/" >/dev/null
+pin "$LOAD_CPU" wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$PGW/" >/dev/null
+pin "$LOAD_CPU" wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$NGX/" >/dev/null
 
 declare -A sum_rps sum50 sum99
 for name in portico nginx; do sum_rps[$name]=0; sum50[$name]=0; sum99[$name]=0; done
@@ -109,7 +119,7 @@ done
 LOAD_RSS=$(rss $gw_pid)
 
 echo
-echo "== $(nproc) cores, wrk -t1 -c$CONNS -d${DURATION}s x $ROUNDS rounds, one worker per proxy =="
+echo "== $(nproc) cores, wrk -t1 -c$CONNS -d${DURATION}s x $ROUNDS rounds, one worker per proxy on cpu $PROXY_CPU, wrk + upstream on cpu $LOAD_CPU =="
 printf '%-10s %12s %10s %10s\n' proxy 'req/s' 'p50 ms' 'p99 ms'
 for name in portico nginx; do
   printf '%-10s %12.0f %10.3f %10.3f\n' "$name" "$(echo "${sum_rps[$name]}/$ROUNDS" | bc -l)" "$(echo "${sum50[$name]}/$ROUNDS" | bc -l)" "$(echo "${sum99[$name]}/$ROUNDS" | bc -l)"

@@ -36,6 +36,16 @@ pub struct ConnInfo {
     pub local_port: u16,
     pub tls: bool,
     pub sni: Option<String>,
+    /// The client IP and the local port as header values, made once per connection.
+    pub remote_ip_value: HeaderValue,
+    pub local_port_value: HeaderValue,
+}
+
+impl ConnInfo {
+    pub fn new(remote: SocketAddr, local_port: u16, tls: bool, sni: Option<String>) -> ConnInfo {
+        let remote_ip_value = HeaderValue::from_str(&remote.ip().to_string()).unwrap_or_else(|_| HeaderValue::from_static(""));
+        ConnInfo { remote, local_port, tls, sni, remote_ip_value, local_port_value: HeaderValue::from(local_port) }
+    }
 }
 
 /// Counters shown on `/status`.
@@ -128,6 +138,18 @@ fn is_upgrade(req: &Request<Incoming>) -> bool {
             })
 }
 
+/// `Via` values for the common case (no incoming Via), made once.
+fn via_value(version: &str) -> HeaderValue {
+    use std::sync::LazyLock;
+    static V11: LazyLock<HeaderValue> = LazyLock::new(|| HeaderValue::from_static(concat!("1.1 portico/", env!("CARGO_PKG_VERSION"))));
+    static V2: LazyLock<HeaderValue> = LazyLock::new(|| HeaderValue::from_static(concat!("2 portico/", env!("CARGO_PKG_VERSION"))));
+    match version {
+        "2" => V2.clone(),
+        "1.1" => V11.clone(),
+        other => HeaderValue::from_str(&format!("{other} {SERVER}")).unwrap_or_else(|_| V11.clone()),
+    }
+}
+
 fn version_str(v: Version) -> &'static str {
     match v {
         Version::HTTP_10 => "1.0",
@@ -207,17 +229,16 @@ impl Proxy {
         mut req: Request<Incoming>,
     ) -> Response<ProxyBody> {
         let start = Instant::now();
-        let host_header: String = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-            .or_else(|| req.uri().authority().map(|a| a.as_str().to_string()))
-            .unwrap_or_default();
-        let (host, host_port) = split_host(&host_header);
-        let raw_path = req.uri().path().to_string();
-        let query = req.uri().query().map(str::to_string);
-        let path = uri::normalize(&raw_path);
+        // cheap clones (shared bytes), so the request can be taken apart later
+        let host_value: Option<HeaderValue> = req.headers().get(header::HOST).cloned().or_else(|| {
+            req.uri().authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        });
+        let host_header: &str = host_value.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("");
+        let (host, host_port) = split_host(host_header);
+        let req_uri = req.uri().clone();
+        let raw_path = req_uri.path();
+        let query = req_uri.query();
+        let path = uri::normalize(raw_path);
         let parts = RequestParts {
             method: req.method().as_str(),
             host: &host,
@@ -250,7 +271,7 @@ impl Proxy {
             .then(|| &path[..m.matched_len.min(path.len())]);
         let joined = uri::upstream_path(svc.service.path.as_deref(), prefix, &path);
         let mut path_and_query = uri::escape(&joined).into_owned();
-        if let Some(q) = &query {
+        if let Some(q) = query {
             path_and_query.push('?');
             path_and_query.push_str(q);
         }
@@ -260,7 +281,7 @@ impl Proxy {
             &req,
             conn,
             &path,
-            query.as_deref(),
+            query,
             m,
             &rt.route,
         );
@@ -272,8 +293,8 @@ impl Proxy {
         strip_hop_by_hop(&mut headers, upgrade);
         // the client's `Expect: 100-continue` was answered by our server side
         headers.remove(header::EXPECT);
-        forwarded_headers(&mut headers, conn, &host, &raw_path, prefix, client_version);
-        let original_host = HeaderValue::from_str(&host_header).ok();
+        forwarded_headers(&mut headers, conn, &host, raw_path, prefix, client_version);
+        let original_host = host_value.clone();
 
         // pick a target and connect, retrying connect failures on the next target
         let mut tried: Vec<usize> = Vec::new();
@@ -473,21 +494,17 @@ impl Proxy {
         let switching = rhead.status == StatusCode::SWITCHING_PROTOCOLS;
         strip_hop_by_hop(&mut rhead.headers, switching);
         let h = &mut rhead.headers;
-        let via = format!("{} {SERVER}", if svc.h2 { "2" } else { "1.1" });
-        append_header(h, header::VIA, &via);
+        let via_version = if svc.h2 { "2" } else { "1.1" };
+        if h.contains_key(header::VIA) {
+            append_header(h, header::VIA, &format!("{via_version} {SERVER}"));
+        } else {
+            h.insert(header::VIA, via_value(via_version));
+        }
         if !h.contains_key(header::SERVER) {
             h.insert(header::SERVER, HeaderValue::from_static(SERVER));
         }
-        set(
-            h,
-            "x-kong-upstream-latency",
-            &upstream_latency.as_millis().to_string(),
-        );
-        set(
-            h,
-            "x-kong-proxy-latency",
-            &proxy_latency.as_millis().to_string(),
-        );
+        h.insert(HeaderName::from_static("x-kong-upstream-latency"), HeaderValue::from(upstream_latency.as_millis() as u64));
+        h.insert(HeaderName::from_static("x-kong-proxy-latency"), HeaderValue::from(proxy_latency.as_millis() as u64));
         if let Some((_, Some(cookie))) = &hash
             && let Ok(v) = HeaderValue::from_str(cookie)
         {
@@ -723,15 +740,18 @@ fn forwarded_headers(
     prefix: Option<&str>,
     v: Version,
 ) {
-    let ip = conn.remote.ip().to_string();
-    append_header(h, HeaderName::from_static("x-forwarded-for"), &ip);
-    set(
-        h,
-        "x-forwarded-proto",
-        if conn.tls { "https" } else { "http" },
+    let xff = HeaderName::from_static("x-forwarded-for");
+    if h.contains_key(&xff) {
+        append_header(h, xff, conn.remote_ip_value.to_str().unwrap_or(""));
+    } else {
+        h.insert(xff, conn.remote_ip_value.clone());
+    }
+    h.insert(
+        HeaderName::from_static("x-forwarded-proto"),
+        HeaderValue::from_static(if conn.tls { "https" } else { "http" }),
     );
     set(h, "x-forwarded-host", host);
-    set(h, "x-forwarded-port", &conn.local_port.to_string());
+    h.insert(HeaderName::from_static("x-forwarded-port"), conn.local_port_value.clone());
     set(h, "x-forwarded-path", raw_path);
     match prefix {
         Some(p) if p != "/" => set(h, "x-forwarded-prefix", p),
@@ -739,8 +759,12 @@ fn forwarded_headers(
             h.remove("x-forwarded-prefix");
         }
     }
-    set(h, "x-real-ip", &ip);
-    append_header(h, header::VIA, &format!("{} {SERVER}", version_str(v)));
+    h.insert(HeaderName::from_static("x-real-ip"), conn.remote_ip_value.clone());
+    if h.contains_key(header::VIA) {
+        append_header(h, header::VIA, &format!("{} {SERVER}", version_str(v)));
+    } else {
+        h.insert(header::VIA, via_value(version_str(v)));
+    }
 }
 
 /// The consistent-hashing key for a request (and a Set-Cookie to send when the

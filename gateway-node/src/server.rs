@@ -129,12 +129,7 @@ async fn serve_stream(
     let _active = ActiveConn(proxy.clone());
     match tls {
         None => {
-            let info = Arc::new(ConnInfo {
-                remote,
-                local_port,
-                tls: false,
-                sni: None,
-            });
+            let info = Arc::new(ConnInfo::new(remote, local_port, false, None));
             serve_conn(TokioIo::new(stream), info, proxy).await;
         }
         Some(acceptor) => {
@@ -145,12 +140,7 @@ async fn serve_stream(
                 return;
             };
             let sni = s.get_ref().1.server_name().map(str::to_string);
-            let info = Arc::new(ConnInfo {
-                remote,
-                local_port,
-                tls: true,
-                sni,
-            });
+            let info = Arc::new(ConnInfo::new(remote, local_port, true, sni));
             serve_conn(TokioIo::new(s), info, proxy).await;
         }
     }
