@@ -43,8 +43,16 @@ pub struct ConnInfo {
 
 impl ConnInfo {
     pub fn new(remote: SocketAddr, local_port: u16, tls: bool, sni: Option<String>) -> ConnInfo {
-        let remote_ip_value = HeaderValue::from_str(&remote.ip().to_string()).unwrap_or_else(|_| HeaderValue::from_static(""));
-        ConnInfo { remote, local_port, tls, sni, remote_ip_value, local_port_value: HeaderValue::from(local_port) }
+        let remote_ip_value = HeaderValue::from_str(&remote.ip().to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static(""));
+        ConnInfo {
+            remote,
+            local_port,
+            tls,
+            sni,
+            remote_ip_value,
+            local_port_value: HeaderValue::from(local_port),
+        }
     }
 }
 
@@ -141,12 +149,18 @@ fn is_upgrade(req: &Request<Incoming>) -> bool {
 /// `Via` values for the common case (no incoming Via), made once.
 fn via_value(version: &str) -> HeaderValue {
     use std::sync::LazyLock;
-    static V11: LazyLock<HeaderValue> = LazyLock::new(|| HeaderValue::from_static(concat!("1.1 portico/", env!("CARGO_PKG_VERSION"))));
-    static V2: LazyLock<HeaderValue> = LazyLock::new(|| HeaderValue::from_static(concat!("2 portico/", env!("CARGO_PKG_VERSION"))));
+    static V11: LazyLock<HeaderValue> = LazyLock::new(|| {
+        HeaderValue::from_static(concat!("1.1 portico/", env!("CARGO_PKG_VERSION")))
+    });
+    static V2: LazyLock<HeaderValue> = LazyLock::new(|| {
+        HeaderValue::from_static(concat!("2 portico/", env!("CARGO_PKG_VERSION")))
+    });
     match version {
         "2" => V2.clone(),
         "1.1" => V11.clone(),
-        other => HeaderValue::from_str(&format!("{other} {SERVER}")).unwrap_or_else(|_| V11.clone()),
+        other => {
+            HeaderValue::from_str(&format!("{other} {SERVER}")).unwrap_or_else(|_| V11.clone())
+        }
     }
 }
 
@@ -230,10 +244,16 @@ impl Proxy {
     ) -> Response<ProxyBody> {
         let start = Instant::now();
         // cheap clones (shared bytes), so the request can be taken apart later
-        let host_value: Option<HeaderValue> = req.headers().get(header::HOST).cloned().or_else(|| {
-            req.uri().authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-        });
-        let host_header: &str = host_value.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("");
+        let host_value: Option<HeaderValue> =
+            req.headers().get(header::HOST).cloned().or_else(|| {
+                req.uri()
+                    .authority()
+                    .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+            });
+        let host_header: &str = host_value
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         let (host, host_port) = split_host(host_header);
         let req_uri = req.uri().clone();
         let raw_path = req_uri.path();
@@ -276,15 +296,7 @@ impl Proxy {
             path_and_query.push_str(q);
         }
 
-        let hash = hash_value(
-            &svc.balancer,
-            &req,
-            conn,
-            &path,
-            query,
-            m,
-            &rt.route,
-        );
+        let hash = hash_value(&svc.balancer, &req, conn, &path, query, m, &rt.route);
         let upgrade = is_upgrade(&req);
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
         let client_version = req.version();
@@ -503,8 +515,14 @@ impl Proxy {
         if !h.contains_key(header::SERVER) {
             h.insert(header::SERVER, HeaderValue::from_static(SERVER));
         }
-        h.insert(HeaderName::from_static("x-kong-upstream-latency"), HeaderValue::from(upstream_latency.as_millis() as u64));
-        h.insert(HeaderName::from_static("x-kong-proxy-latency"), HeaderValue::from(proxy_latency.as_millis() as u64));
+        h.insert(
+            HeaderName::from_static("x-kong-upstream-latency"),
+            HeaderValue::from(upstream_latency.as_millis() as u64),
+        );
+        h.insert(
+            HeaderName::from_static("x-kong-proxy-latency"),
+            HeaderValue::from(proxy_latency.as_millis() as u64),
+        );
         if let Some((_, Some(cookie))) = &hash
             && let Ok(v) = HeaderValue::from_str(cookie)
         {
@@ -751,7 +769,10 @@ fn forwarded_headers(
         HeaderValue::from_static(if conn.tls { "https" } else { "http" }),
     );
     set(h, "x-forwarded-host", host);
-    h.insert(HeaderName::from_static("x-forwarded-port"), conn.local_port_value.clone());
+    h.insert(
+        HeaderName::from_static("x-forwarded-port"),
+        conn.local_port_value.clone(),
+    );
     set(h, "x-forwarded-path", raw_path);
     match prefix {
         Some(p) if p != "/" => set(h, "x-forwarded-prefix", p),
@@ -759,7 +780,10 @@ fn forwarded_headers(
             h.remove("x-forwarded-prefix");
         }
     }
-    h.insert(HeaderName::from_static("x-real-ip"), conn.remote_ip_value.clone());
+    h.insert(
+        HeaderName::from_static("x-real-ip"),
+        conn.remote_ip_value.clone(),
+    );
     if h.contains_key(header::VIA) {
         append_header(h, header::VIA, &format!("{} {SERVER}", version_str(v)));
     } else {
