@@ -382,6 +382,8 @@ pub struct EchoServer {
     pub state: Arc<EchoState>,
     /// The certificate it serves (TLS variant).
     pub cert_der: Option<Vec<u8>>,
+    /// The same certificate as PEM (TLS variant), e.g. for a `ca_certificates` entry.
+    pub cert_pem: Option<String>,
     task: JoinHandle<()>,
 }
 
@@ -405,6 +407,7 @@ impl EchoServer {
         cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         let mut s = Self::start_inner(name, Some(Arc::new(cfg))).await;
         s.cert_der = Some(der);
+        s.cert_pem = Some(ck.cert.pem());
         s
     }
 
@@ -455,6 +458,7 @@ impl EchoServer {
             healthy: state.healthy.clone(),
             state,
             cert_der: None,
+            cert_pem: None,
             task,
         }
     }

@@ -256,3 +256,62 @@ async fn certificates_change_on_reload() {
     let again = send(tls_client_resolving(&["a.test"], gw.tls).get(&url)).await;
     assert!(again.peer_cert.as_deref() == Some(a2.der.as_slice()));
 }
+
+fn pem_block(pem: &str, indent_by: usize) -> String {
+    indent(pem.trim_end(), indent_by)
+}
+
+/// `tls_verify: true` checks the upstream's certificate against the service's
+/// `ca_certificates`: the right CA is accepted, a wrong one gives Kong's 502, and
+/// without `tls_verify` (Kong's default) nothing is checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_tls_verification_against_ca_certificates() {
+    let up = EchoServer::start_tls("verified", &["localhost"]).await;
+    let other = EchoServer::start_tls("other", &["localhost"]).await;
+    let port = up.addr.port();
+    let good_ca = pem_block(up.cert_pem.as_deref().unwrap_or_default(), 4);
+    let wrong_ca = pem_block(other.cert_pem.as_deref().unwrap_or_default(), 4);
+    let yaml = format!(
+        r#"_format_version: "3.0"
+ca_certificates:
+- id: 2b1d9a43-2a0c-4c55-9d7c-5b5d1f7b6a01
+  cert: |
+{good_ca}
+- id: 2b1d9a43-2a0c-4c55-9d7c-5b5d1f7b6a02
+  cert: |
+{wrong_ca}
+services:
+- name: good
+  url: https://localhost:{port}/good
+  tls_verify: true
+  ca_certificates: [2b1d9a43-2a0c-4c55-9d7c-5b5d1f7b6a01]
+  routes:
+  - paths: [/good]
+- name: wrong
+  url: https://localhost:{port}/wrong
+  tls_verify: true
+  ca_certificates: [2b1d9a43-2a0c-4c55-9d7c-5b5d1f7b6a02]
+  routes:
+  - paths: [/wrong]
+- name: unverified
+  url: https://localhost:{port}/unverified
+  ca_certificates: [2b1d9a43-2a0c-4c55-9d7c-5b5d1f7b6a02]
+  routes:
+  - paths: [/unverified]
+"#
+    );
+    let gw = Gateway::start(&yaml).await;
+    let r = send(client().get(gw.url("/good"))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["server"], "verified");
+
+    let r = send(client().get(gw.url("/wrong"))).await;
+    assert_eq!(r.status, 502, "{}", r.text());
+    assert_eq!(
+        r.json()["message"],
+        "An invalid response was received from the upstream server"
+    );
+
+    let r = send(client().get(gw.url("/unverified"))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}
