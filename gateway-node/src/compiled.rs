@@ -124,32 +124,34 @@ pub async fn compile(
 
     let mut balancers: HashMap<String, Arc<Balancer>> = HashMap::new();
     let old = |fp: &str| prev.and_then(|p| p.balancers.get(fp).cloned());
-    let upstreams: HashMap<&str, &graphql_schema::entity::Upstream> = config
-        .upstreams
-        .iter()
-        .map(|u| (u.name.as_str(), u))
-        .collect();
 
     let cas: HashMap<uuid::Uuid, &str> = config
         .ca_certificates
         .iter()
         .map(|c| (c.id, c.cert.as_str()))
         .collect();
+    // every upstream gets its balancer (reused from the previous config when its
+    // upstream and targets did not change, keeping target health), used or not:
+    // unused ones are still health-checked and shown on /status
+    let mut by_upstream: HashMap<&str, Arc<Balancer>> = HashMap::new();
+    for u in &config.upstreams {
+        let targets: Vec<&graphql_schema::entity::Target> = config
+            .targets
+            .iter()
+            .filter(|t| t.upstream_id == u.id)
+            .collect();
+        let fp = serde_json::to_string(&(u, &targets)).unwrap_or_default();
+        let b = match old(&fp) {
+            Some(b) => b,
+            None => Balancer::for_upstream(u, &targets).await,
+        };
+        balancers.insert(fp, b.clone());
+        by_upstream.insert(u.name.as_str(), b);
+    }
     let mut services: HashMap<uuid::Uuid, Arc<ServiceRt>> = HashMap::new();
     for s in &config.services {
-        let balancer = match upstreams.get(s.host.as_str()) {
-            Some(u) => {
-                let targets: Vec<&graphql_schema::entity::Target> = config
-                    .targets
-                    .iter()
-                    .filter(|t| t.upstream_id == u.id)
-                    .collect();
-                let fp = serde_json::to_string(&(u, &targets)).unwrap_or_default();
-                match balancers.get(&fp).cloned().or_else(|| old(&fp)) {
-                    Some(b) => b,
-                    None => Balancer::for_upstream(u, &targets).await,
-                }
-            }
+        let balancer = match by_upstream.get(s.host.as_str()) {
+            Some(b) => b.clone(),
             None => {
                 let fp = format!("host:{}:{}", s.host, s.port);
                 match balancers.get(&fp).cloned().or_else(|| old(&fp)) {
@@ -192,23 +194,6 @@ pub async fn compile(
             }),
         );
     }
-    // upstreams no service uses still get health-checked and shown on /status
-    for u in &config.upstreams {
-        let targets: Vec<&graphql_schema::entity::Target> = config
-            .targets
-            .iter()
-            .filter(|t| t.upstream_id == u.id)
-            .collect();
-        let fp = serde_json::to_string(&(u, &targets)).unwrap_or_default();
-        if let std::collections::hash_map::Entry::Vacant(slot) = balancers.entry(fp) {
-            let b = match old(slot.key()) {
-                Some(b) => b,
-                None => Balancer::for_upstream(u, &targets).await,
-            };
-            slot.insert(b);
-        }
-    }
-
     let routes = active
         .into_iter()
         .map(|r| RouteRt {

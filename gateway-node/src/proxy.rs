@@ -333,10 +333,7 @@ impl Proxy {
                     match svc.balancer.pick(hash.as_ref().map(|h| h.0), &tried) {
                         Ok(x) => x,
                         Err(_) => {
-                            return error_response(
-                                StatusCode::BAD_GATEWAY,
-                                "An invalid response was received from the upstream server",
-                            );
+                            return bad_gateway();
                         }
                     }
                 }
@@ -384,10 +381,7 @@ impl Proxy {
                                 "The upstream server is timing out",
                             )
                         } else {
-                            error_response(
-                                StatusCode::BAD_GATEWAY,
-                                "An invalid response was received from the upstream server",
-                            )
+                            bad_gateway()
                         };
                     }
                 }
@@ -479,21 +473,10 @@ impl Proxy {
                     "The upstream server is timing out",
                 );
             }
-            Err(SendError::Connect(e)) => {
-                svc.balancer.report_passive(target_idx, Outcome::TcpFailure);
-                tracing::warn!(target = %target.target(), "upstream connect failed: {e}");
-                return error_response(
-                    StatusCode::BAD_GATEWAY,
-                    "An invalid response was received from the upstream server",
-                );
-            }
-            Err(SendError::Failed(e)) => {
+            Err(e) => {
                 svc.balancer.report_passive(target_idx, Outcome::TcpFailure);
                 tracing::warn!(target = %target.target(), "upstream request failed: {e}");
-                return error_response(
-                    StatusCode::BAD_GATEWAY,
-                    "An invalid response was received from the upstream server",
-                );
+                return bad_gateway();
             }
         };
         let upstream_latency = sent_at.elapsed();
@@ -563,10 +546,22 @@ impl Proxy {
     }
 }
 
+#[derive(Debug, thiserror::Error)]
 enum SendError {
+    #[error("timed out")]
     Timeout,
+    #[error("{0}")]
     Connect(ConnectError),
+    #[error("{0}")]
     Failed(hyper::Error),
+}
+
+/// Kong's 502 for an upstream that could not be reached or answered badly.
+fn bad_gateway() -> Response<ProxyBody> {
+    error_response(
+        StatusCode::BAD_GATEWAY,
+        "An invalid response was received from the upstream server",
+    )
 }
 
 type H1Sender = hyper::client::conn::http1::SendRequest<ProxyBody>;
