@@ -159,19 +159,29 @@ pub struct InvalidRoute {
     pub message: String,
 }
 
+/// Kong's priority fields, compared in order: fields set, plain hosts only, header
+/// count, regex, regex_priority, prefix length.
 type Priority = (u8, bool, u8, bool, i64, usize);
+/// Tie-breakers: field category mask, has a port-specific host.
+type TieBreak = (u8, bool);
+/// A matcher waiting to be ranked: priority, tie-break, route order, group.
+type Pending = (Priority, TieBreak, usize, usize, Matcher);
 
 impl Router {
     pub fn new(routes: &[Route]) -> Result<Router, Vec<InvalidRoute>> {
         let mut errors = Vec::new();
         let mut compiled = Vec::with_capacity(routes.len());
-        let mut pending: Vec<(Priority, usize, usize, Matcher)> = Vec::new();
+        let mut pending: Vec<Pending> = Vec::new();
         for (ri, r) in routes.iter().enumerate() {
             let headers = r
                 .headers
                 .iter()
                 .filter_map(|(name, values)| {
-                    let hname = match http::HeaderName::from_bytes(name.as_bytes()) {
+                    // Kong names the field `http.headers.<name with '_' as '-'...>` and
+                    // looks it up in ngx.req.get_headers(), where `_` and `-` are the
+                    // same: a route header `x_foo` matches a request's `X-Foo`.
+                    let dashed = name.replace('_', "-");
+                    let hname = match http::HeaderName::from_bytes(dashed.as_bytes()) {
                         Ok(n) => n,
                         Err(e) => {
                             errors.push(InvalidRoute {
@@ -248,10 +258,24 @@ impl Router {
             let plain_host_only = !r.hosts.is_empty() && r.hosts.iter().all(|h| !h.contains('*'));
             let headers_count = r.headers.len().min(255) as u8;
             let base = (weight, plain_host_only, headers_count);
+            // Ties of Kong's priority are broken by the traditional router's category
+            // order (host > header > path > method > sni, port-specific hosts first),
+            // then by definition order. Kong's atc-router breaks them by route UUID;
+            // Kong's own specs arrange their UUIDs so that this order wins.
+            let mask = u8::from(!r.hosts.is_empty()) << 6
+                | u8::from(!r.headers.is_empty()) << 5
+                | u8::from(!r.paths.is_empty()) << 4
+                | u8::from(!r.methods.is_empty()) << 3
+                | u8::from(!r.snis.is_empty()) << 2;
+            let port_host = r.hosts.iter().any(|h| {
+                graphql_schema::entity::split_host_port(h).is_ok_and(|(_, p)| p.is_some())
+            });
+            let tie = (mask, port_host);
             let mut group = 0;
             if !regexes.is_empty() {
                 pending.push((
                     (base.0, base.1, base.2, true, r.regex_priority, 0),
+                    tie,
                     r.order,
                     group,
                     Matcher {
@@ -264,6 +288,7 @@ impl Router {
             for (len, paths) in by_len {
                 pending.push((
                     (base.0, base.1, base.2, false, 0, len),
+                    tie,
                     r.order,
                     group,
                     Matcher {
@@ -276,6 +301,7 @@ impl Router {
             if group == 0 {
                 pending.push((
                     (base.0, base.1, base.2, false, 0, 0),
+                    tie,
                     r.order,
                     0,
                     Matcher {
@@ -288,14 +314,20 @@ impl Router {
         if !errors.is_empty() {
             return Err(errors);
         }
-        // highest priority first; ties: the route defined first, then its first group
-        pending.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        // highest priority first; ties: category order, then the route defined first,
+        // then its first group
+        pending.sort_by(|a, b| {
+            b.0.cmp(&a.0)
+                .then(b.1.cmp(&a.1))
+                .then(a.2.cmp(&b.2))
+                .then(a.3.cmp(&b.3))
+        });
 
         let mut router = Router {
             routes: compiled,
             ..Router::default()
         };
-        for (rank, (_, _, _, m)) in pending.into_iter().enumerate() {
+        for (rank, (_, _, _, _, m)) in pending.into_iter().enumerate() {
             let route = &router.routes[m.route];
             let exact_hosts: Option<Vec<&str>> = if route.hosts.is_empty() {
                 None

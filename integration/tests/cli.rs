@@ -78,7 +78,7 @@ services:
     for want in [
         "services[0].routes[0].paths[1]: invalid regex",
         "services[0].strip_paht: unknown field",
-        "services[0].routes[0].methods[0]: invalid value 'get': must be uppercase",
+        "services[0].routes[0].methods[0]: invalid value: get",
     ] {
         assert!(
             lines.iter().any(|l| l.starts_with(want)),
