@@ -24,6 +24,8 @@ pub struct Compiled {
     /// The routes in the router (those of enabled services), parallel to its indices.
     pub routes: Vec<RouteRt>,
     pub certs: Arc<CertStore>,
+    /// Plugin chains per route, consumers and credentials.
+    pub chains: crate::plugin::Chains,
     /// Every balancer in use, by fingerprint.
     pub balancers: HashMap<String, Arc<Balancer>>,
     /// How long compiling took.
@@ -104,6 +106,13 @@ pub async fn compile(
         .filter(|r| !r.service_id.is_some_and(|id| disabled.contains(&id)))
         .cloned()
         .collect();
+    let chains = match crate::plugin::Chains::build(config, &active) {
+        Ok(c) => Some(c),
+        Err(es) => {
+            errors.extend(es);
+            None
+        }
+    };
     let router = match Router::new(&active) {
         Ok(r) => Some(r),
         Err(es) => {
@@ -202,8 +211,9 @@ pub async fn compile(
         })
         .collect();
 
-    match (router, certs) {
-        (Some(router), Some(certs)) if errors.is_empty() => Ok(Compiled {
+    match (router, certs, chains) {
+        (Some(router), Some(certs), Some(chains)) if errors.is_empty() => Ok(Compiled {
+            chains,
             hash: config.hash(),
             loaded_at: SystemTime::now(),
             counts: config.counts(),

@@ -5,6 +5,8 @@
 pub mod compiled;
 pub mod echo;
 pub mod node;
+pub mod plugin;
+pub mod plugins;
 pub mod proxy;
 pub mod router;
 pub mod server;

@@ -277,6 +277,39 @@ impl Proxy {
         if !conn.tls && rt.route.protocols.iter().all(|p| p.is_tls()) {
             return https_redirect(rt, &host, req.uri());
         }
+        // plugins: access phase (may answer the request itself)
+        let mut query_owned: Option<String> = query.map(str::to_string);
+        let mut after_access: Option<crate::plugin::AfterAccess> = None;
+        if cfg.chains.for_route(m.route).is_some() {
+            let method = req.method().clone();
+            let mut ctx = crate::plugin::Ctx {
+                conn,
+                method: &method,
+                path: &path,
+                query: query_owned.take(),
+                headers: req.headers_mut(),
+                consumers: &cfg.chains.consumers,
+                identity: None,
+                response_headers: Vec::new(),
+            };
+            let (chain, early) = cfg.chains.access(m.route, &mut ctx);
+            if ctx.identity.is_some() {
+                crate::plugin::set_consumer_headers(ctx.headers, ctx.identity.as_ref());
+            }
+            query_owned = ctx.query.take();
+            let after = chain.map(|chain| crate::plugin::AfterAccess {
+                chain,
+                response_headers: ctx.response_headers,
+            });
+            if let Some(mut r) = early {
+                if let Some(a) = &after {
+                    a.apply(conn.tls, r.status(), r.headers_mut());
+                }
+                return r;
+            }
+            after_access = after;
+        }
+        let query = query_owned.as_deref();
         let Some(svc) = rt.service.clone() else {
             return error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -510,6 +543,9 @@ impl Proxy {
             && let Ok(v) = HeaderValue::from_str(cookie)
         {
             h.append(header::SET_COOKIE, v);
+        }
+        if let Some(a) = &after_access {
+            a.apply(conn.tls, rhead.status, &mut rhead.headers);
         }
 
         if switching && let Some(client_up) = client_upgrade {

@@ -4,7 +4,10 @@
 use serde::Serialize;
 use sha2::Digest;
 
-use crate::entity::{CaCertificate, Certificate, Route, Service, Sni, Target, Upstream};
+use crate::entity::{
+    CaCertificate, Certificate, Consumer, ConsumerGroup, KeyAuthCredential, Plugin, Route, Service,
+    Sni, Target, Upstream,
+};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Config {
@@ -15,6 +18,10 @@ pub struct Config {
     pub certificates: Vec<Certificate>,
     pub snis: Vec<Sni>,
     pub ca_certificates: Vec<CaCertificate>,
+    pub consumers: Vec<Consumer>,
+    pub consumer_groups: Vec<ConsumerGroup>,
+    pub keyauth_credentials: Vec<KeyAuthCredential>,
+    pub plugins: Vec<Plugin>,
 }
 
 /// How many of each entity a config holds (shown on `/status`).
@@ -27,6 +34,10 @@ pub struct EntityCounts {
     pub certificates: usize,
     pub snis: usize,
     pub ca_certificates: usize,
+    pub consumers: usize,
+    pub consumer_groups: usize,
+    pub credentials: usize,
+    pub plugins: usize,
 }
 
 impl Config {
@@ -48,6 +59,10 @@ impl Config {
             certificates: self.certificates.len(),
             snis: self.snis.len(),
             ca_certificates: self.ca_certificates.len(),
+            consumers: self.consumers.len(),
+            consumer_groups: self.consumer_groups.len(),
+            credentials: self.keyauth_credentials.len(),
+            plugins: self.plugins.len(),
         }
     }
 }

@@ -12,7 +12,8 @@ use uuid::Uuid;
 use crate::config::Config;
 use crate::entity::certificate::{SniConfig, SniObject};
 use crate::entity::{
-    CaCertificateConfig, CertificateConfig, RouteConfig, ServiceConfig, TargetConfig,
+    CaCertificateConfig, CertificateConfig, ConsumerConfig, ConsumerGroupConfig,
+    KeyAuthCredentialConfig, PluginConfig, PluginScope, RouteConfig, ServiceConfig, TargetConfig,
     UpstreamConfig,
 };
 use crate::error::{Errors, InvalidConfig, InvalidField, Path};
@@ -37,6 +38,9 @@ const META_KEYS: &[&str] = &[
     "_comment",
 ];
 const ENTITY_KEYS: &[&str] = &[
+    "consumers",
+    "consumer_groups",
+    "plugins",
     "services",
     "routes",
     "upstreams",
@@ -47,9 +51,6 @@ const ENTITY_KEYS: &[&str] = &[
 ];
 /// decK entity types that Portico accepts but does not act on yet.
 const LATER_KEYS: &[&str] = &[
-    "consumers",
-    "consumer_groups",
-    "plugins",
     "vaults",
     "keys",
     "key_sets",
@@ -130,8 +131,9 @@ pub fn load_value(doc: &Value) -> Result<Loaded, InvalidConfig> {
 
     // services, with nested routes
     let mut nested_routes: Vec<(Path, Value, Option<Uuid>, String)> = Vec::new();
+    // plugins nested in services, routes, consumers and groups, with their scope
+    let mut nested_plugins: Vec<(Path, Value, PluginScope)> = Vec::new();
     for (i, (p, v)) in list("services", &mut errors).into_iter().enumerate() {
-        warn_nested_plugins(&v, &p, &mut warnings);
         let cfg: Option<ServiceConfig> = read_entity(&v, &p, &["routes", "plugins"], &mut errors);
         let svc = cfg.and_then(|c| c.validate(i, &p, &mut errors));
         let key = svc
@@ -143,11 +145,15 @@ pub fn load_value(doc: &Value) -> Result<Loaded, InvalidConfig> {
             nested_routes.push((rp, rv, sid, key.clone()));
         }
         if let Some(s) = svc {
+            let scope = PluginScope {
+                service: Some(s.id),
+                ..PluginScope::default()
+            };
+            collect_plugins(&v, &p, scope, &mut nested_plugins, &mut errors);
             b.add_service(s, &p, &mut errors);
         }
     }
     for (rp, rv, sid, key) in nested_routes {
-        warn_nested_plugins(&rv, &rp, &mut warnings);
         let cfg: Option<RouteConfig> = read_entity(&rv, &rp, &["plugins"], &mut errors);
         if let Some(c) = cfg {
             if c.service.is_some() {
@@ -159,13 +165,17 @@ pub fn load_value(doc: &Value) -> Result<Loaded, InvalidConfig> {
             }
             let order = b.config.routes.len();
             if let Some(r) = c.validate(order, sid, &key, &rp, &mut errors) {
+                let scope = PluginScope {
+                    route: Some(r.id),
+                    ..PluginScope::default()
+                };
+                collect_plugins(&rv, &rp, scope, &mut nested_plugins, &mut errors);
                 b.add_route(r, &rp, &mut errors);
             }
         }
     }
     // top-level routes referencing a service
     for (rp, rv) in list("routes", &mut errors) {
-        warn_nested_plugins(&rv, &rp, &mut warnings);
         let cfg: Option<RouteConfig> = read_entity(&rv, &rp, &["plugins"], &mut errors);
         if let Some(c) = cfg {
             let sid = match &c.service {
@@ -181,6 +191,11 @@ pub fn load_value(doc: &Value) -> Result<Loaded, InvalidConfig> {
             let order = b.config.routes.len();
             let key = sid.map(|s| s.to_string()).unwrap_or_default();
             if let Some(r) = c.validate(order, sid, &key, &rp, &mut errors) {
+                let scope = PluginScope {
+                    route: Some(r.id),
+                    ..PluginScope::default()
+                };
+                collect_plugins(&rv, &rp, scope, &mut nested_plugins, &mut errors);
                 b.add_route(r, &rp, &mut errors);
             }
         }
@@ -280,6 +295,130 @@ pub fn load_value(doc: &Value) -> Result<Loaded, InvalidConfig> {
         }
     }
 
+    // consumer groups, consumers (with their groups, credentials and plugins)
+    for (p, v) in list("consumer_groups", &mut errors) {
+        let cfg: Option<ConsumerGroupConfig> =
+            read_entity(&v, &p, &["plugins", "consumers"], &mut errors);
+        if let Some(g) = cfg.and_then(|c| c.validate(&p, &mut errors)) {
+            let scope = PluginScope {
+                consumer_group: Some(g.id),
+                ..PluginScope::default()
+            };
+            collect_plugins(&v, &p, scope, &mut nested_plugins, &mut errors);
+            if b.unique("consumer_group", "name", g.name.clone(), &p, &mut errors) {
+                b.group_ids.insert(g.name.clone(), g.id);
+                b.group_ids.insert(g.id.to_string(), g.id);
+                b.config.consumer_groups.push(g);
+            }
+        }
+    }
+    for (p, v) in list("consumers", &mut errors) {
+        for later in LATER_CREDENTIALS {
+            if let Some(list) = v.get(*later).and_then(Value::as_array) {
+                warnings.add(
+                    p.field(later),
+                    format!("not supported yet: {} entries ignored", list.len()),
+                );
+            }
+        }
+        let cfg: Option<ConsumerConfig> = read_entity(&v, &p, &CONSUMER_NESTED, &mut errors);
+        let Some(mut c) = cfg.and_then(|c| c.validate(&p, &mut errors)) else {
+            continue;
+        };
+        for (gp, gv) in array_items(v.get("groups"), &p.field("groups"), &mut errors) {
+            if let Some(gid) = b.resolve(&b.group_ids, &gv, &gp, "consumer_group", &mut errors) {
+                c.groups.push(gid);
+            }
+        }
+        for (kp, kv) in array_items(
+            v.get("keyauth_credentials"),
+            &p.field("keyauth_credentials"),
+            &mut errors,
+        ) {
+            let k: Option<KeyAuthCredentialConfig> = read_entity(&kv, &kp, &[], &mut errors);
+            if let Some(k) = k.and_then(|k| k.validate(&c, &kp, &mut errors))
+                && b.unique(
+                    "keyauth_credential",
+                    "key",
+                    k.key_sha256.clone(),
+                    &kp,
+                    &mut errors,
+                )
+            {
+                b.config.keyauth_credentials.push(k);
+            }
+        }
+        let scope = PluginScope {
+            consumer: Some(c.id),
+            ..PluginScope::default()
+        };
+        collect_plugins(&v, &p, scope, &mut nested_plugins, &mut errors);
+        let mut ok = true;
+        if let Some(u) = &c.username {
+            ok &= b.unique("consumer", "username", u.clone(), &p, &mut errors);
+            b.consumer_ids.insert(u.clone(), c.id);
+        }
+        if let Some(u) = &c.custom_id {
+            ok &= b.unique("consumer", "custom_id", u.clone(), &p, &mut errors);
+        }
+        ok = ok && b.unique("consumer", "id", c.id.to_string(), &p, &mut errors);
+        b.consumer_ids.insert(c.id.to_string(), c.id);
+        if ok {
+            b.config.consumers.push(c);
+        }
+    }
+
+    // plugins: top level (scoped by references) and nested (scoped by their parent)
+    let mut all_plugins = nested_plugins;
+    for (p, v) in list("plugins", &mut errors) {
+        let mut scope = PluginScope::default();
+        for (field, kind) in [
+            ("service", "service"),
+            ("route", "route"),
+            ("consumer", "consumer"),
+            ("consumer_group", "consumer_group"),
+        ] {
+            let Some(r) = v.get(field).filter(|r| !r.is_null()) else {
+                continue;
+            };
+            let map = match kind {
+                "service" => &b.service_ids,
+                "route" => &b.route_ids,
+                "consumer" => &b.consumer_ids,
+                _ => &b.group_ids,
+            };
+            let id = b.resolve(map, r, &p.field(field), kind, &mut errors);
+            match field {
+                "service" => scope.service = id,
+                "route" => scope.route = id,
+                "consumer" => scope.consumer = id,
+                _ => scope.consumer_group = id,
+            }
+        }
+        all_plugins.push((p, v, scope));
+    }
+    for (p, v, scope) in all_plugins {
+        let cfg: Option<PluginConfig> = read_entity(&v, &p, &[], &mut errors);
+        let Some(cfg) = cfg else { continue };
+        let nested_ref = !p.as_str().starts_with("plugins[")
+            && ["service", "route", "consumer", "consumer_group"]
+                .iter()
+                .any(|f| v.get(*f).is_some_and(|x| !x.is_null()));
+        if nested_ref {
+            errors.add(p.to_string(), "a nested plugin takes its scope from its parent: remove 'service', 'route', 'consumer' and 'consumer_group'");
+            continue;
+        }
+        if let Some(pl) = cfg.validate(scope, &p, &mut errors) {
+            let key = format!("{}|{}", pl.name, pl.id);
+            let combo = format!("{} for {}", pl.name, describe_scope(&pl.scope));
+            if b.unique("plugin", "name", combo, &p, &mut errors)
+                && b.unique("plugin", "id", key, &p, &mut errors)
+            {
+                b.config.plugins.push(pl);
+            }
+        }
+    }
+
     // references from services to CA certificates
     let cas: HashSet<Uuid> = b.config.ca_certificates.iter().map(|c| c.id).collect();
     for s in &b.config.services {
@@ -312,12 +451,53 @@ pub fn load_value(doc: &Value) -> Result<Loaded, InvalidConfig> {
     })
 }
 
-fn warn_nested_plugins(v: &Value, p: &Path, warnings: &mut Errors) {
-    if let Some(list) = v.get("plugins").and_then(Value::as_array) {
-        warnings.add(
-            p.field("plugins"),
-            format!("not supported yet: {} entries ignored", list.len()),
-        );
+/// Credential types a later Portico release adds.
+const LATER_CREDENTIALS: &[&str] = &[
+    "basicauth_credentials",
+    "jwt_secrets",
+    "acls",
+    "hmacauth_credentials",
+    "oauth2_credentials",
+    "mtls_auth_credentials",
+];
+const CONSUMER_NESTED: [&str; 9] = [
+    "groups",
+    "keyauth_credentials",
+    "plugins",
+    "basicauth_credentials",
+    "jwt_secrets",
+    "acls",
+    "hmacauth_credentials",
+    "oauth2_credentials",
+    "mtls_auth_credentials",
+];
+
+fn collect_plugins(
+    parent: &Value,
+    path: &Path,
+    scope: PluginScope,
+    out: &mut Vec<(Path, Value, PluginScope)>,
+    errors: &mut Errors,
+) {
+    for (p, v) in array_items(parent.get("plugins"), &path.field("plugins"), errors) {
+        out.push((p, v, scope));
+    }
+}
+
+fn describe_scope(s: &PluginScope) -> String {
+    let parts: Vec<String> = [
+        ("service", s.service),
+        ("route", s.route),
+        ("consumer", s.consumer),
+        ("consumer_group", s.consumer_group),
+    ]
+    .iter()
+    .filter_map(|(k, v)| v.map(|v| format!("{k}={v}")))
+    .collect();
+    if parts.is_empty() {
+        "global".into()
+    } else {
+        parts.join(",")
     }
 }
 
@@ -340,6 +520,9 @@ fn array_items(v: Option<&Value>, path: &Path, errors: &mut Errors) -> Vec<(Path
 #[derive(Default)]
 struct Builder {
     config: Config,
+    route_ids: HashMap<String, Uuid>,
+    consumer_ids: HashMap<String, Uuid>,
+    group_ids: HashMap<String, Uuid>,
     service_ids: HashMap<String, Uuid>,
     upstream_ids: HashMap<String, Uuid>,
     certificate_ids: HashMap<String, Uuid>,
@@ -388,6 +571,10 @@ impl Builder {
     }
 
     fn add_route(&mut self, r: crate::entity::Route, p: &Path, errors: &mut Errors) {
+        if let Some(n) = &r.name {
+            self.route_ids.entry(n.clone()).or_insert(r.id);
+        }
+        self.route_ids.insert(r.id.to_string(), r.id);
         // a duplicate name also derives a duplicate id: report the name only
         let mut ok = match &r.name {
             Some(n) => self.unique("route", "name", n.clone(), p, errors),

@@ -2,11 +2,18 @@
 //! every field optional so defaults are ours to apply) and its validated form (`Foo`).
 
 pub mod certificate;
+pub mod consumer;
+pub mod plugin;
 pub mod route;
 pub mod service;
 pub mod upstream;
 
 pub use certificate::{CaCertificate, CaCertificateConfig, Certificate, CertificateConfig, Sni};
+pub use consumer::{
+    Consumer, ConsumerConfig, ConsumerGroup, ConsumerGroupConfig, KeyAuthCredential,
+    KeyAuthCredentialConfig,
+};
+pub use plugin::{Plugin, PluginConfig, PluginScope};
 pub use route::{PathHandling, Route, RouteConfig};
 pub use service::{Protocol, Service, ServiceConfig};
 pub use upstream::{

@@ -7,6 +7,7 @@ pub mod deck;
 pub mod entity;
 pub mod error;
 pub mod fields;
+pub mod plugin_config;
 
 pub use config::{Config, EntityCounts};
 pub use deck::{Loaded, load_str};

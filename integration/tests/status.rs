@@ -18,8 +18,9 @@ services:
   routes:
   - paths: [/a]
   - paths: [/b]
-  plugins:
-  - name: rate-limiting
+vaults:
+- name: env
+  prefix: my-env
 "#,
         t = up.target()
     );
@@ -51,7 +52,7 @@ services:
     );
     let warnings = st["warnings"].to_string();
     assert!(
-        warnings.contains("services[0].plugins: not supported yet"),
+        warnings.contains("vaults: not supported yet: 1 entries ignored"),
         "{warnings}"
     );
     assert_eq!(st["last_errors"], serde_json::json!([]));

@@ -60,14 +60,12 @@ fn loads_a_deck_file() {
     assert_eq!(c.routes[2].service_id, Some(c.services[1].id));
     assert_eq!(c.targets.len(), 2);
     assert_eq!(c.targets[1].port, 8000);
-    let w: Vec<String> = l.warnings.iter().map(|w| w.to_string()).collect();
-    assert!(
-        w.contains(&"consumers: not supported yet: 1 entries ignored".to_string()),
-        "{w:?}"
-    );
-    assert!(
-        w.contains(&"plugins: not supported yet: 1 entries ignored".to_string()),
-        "{w:?}"
+    assert_eq!(c.consumers.len(), 1);
+    assert_eq!(c.plugins.len(), 1);
+    assert_eq!(
+        c.plugins[0].scope,
+        crate::entity::PluginScope::default(),
+        "global"
     );
     // same text, same hash; changed text, changed hash
     assert_eq!(load_str(GOOD).map(|l| l.config.hash()).ok(), Some(c.hash()));
@@ -203,5 +201,181 @@ fn missing_ca_reference() {
     has(
         &e,
         "services[0].ca_certificates[0]: references a ca_certificate that does not exist",
+    );
+}
+
+#[test]
+fn consumers_credentials_and_plugin_scopes() {
+    let text = r#"
+_format_version: "3.0"
+services:
+- name: svc
+  host: up
+  plugins:
+  - name: key-auth
+    config: {key_names: [x-key]}
+  routes:
+  - name: r1
+    paths: [/a]
+    plugins:
+    - name: request-termination
+      config: {status_code: 403, message: nope}
+consumer_groups:
+- name: gold
+consumers:
+- username: alice
+  custom_id: a-1
+  groups: [{name: gold}]
+  keyauth_credentials:
+  - key: secret-key
+  plugins:
+  - name: request-termination
+  acls:
+  - group: admins
+- custom_id: only-custom
+plugins:
+- name: correlation-id
+- name: request-termination
+  route: r1
+  consumer: alice
+"#;
+    let l = load_str(text).unwrap_or_else(|e| panic!("{e}"));
+    let c = &l.config;
+    let svc = c.services[0].id;
+    let r1 = c.routes[0].id;
+    let alice = c.consumers[0].id;
+    assert_eq!(c.consumers[0].groups, vec![c.consumer_groups[0].id]);
+    assert_eq!(c.keyauth_credentials.len(), 1);
+    assert_eq!(
+        c.keyauth_credentials[0].key_sha256,
+        crate::entity::consumer::digest("secret-key")
+    );
+    assert!(
+        !serde_json::to_string(c)
+            .unwrap_or_default()
+            .contains("secret-key"),
+        "keys are kept only as digests"
+    );
+    let scopes: Vec<(String, crate::entity::PluginScope)> = c
+        .plugins
+        .iter()
+        .map(|p| (p.name.clone(), p.scope))
+        .collect();
+    use crate::entity::PluginScope as S;
+    assert!(
+        scopes.contains(&(
+            "key-auth".into(),
+            S {
+                service: Some(svc),
+                ..S::default()
+            }
+        )),
+        "{scopes:?}"
+    );
+    assert!(
+        scopes.contains(&(
+            "request-termination".into(),
+            S {
+                route: Some(r1),
+                ..S::default()
+            }
+        )),
+        "{scopes:?}"
+    );
+    assert!(
+        scopes.contains(&(
+            "request-termination".into(),
+            S {
+                consumer: Some(alice),
+                ..S::default()
+            }
+        )),
+        "{scopes:?}"
+    );
+    assert!(
+        scopes.contains(&(
+            "request-termination".into(),
+            S {
+                route: Some(r1),
+                consumer: Some(alice),
+                ..S::default()
+            }
+        )),
+        "{scopes:?}"
+    );
+    assert!(
+        scopes.contains(&("correlation-id".into(), S::default())),
+        "{scopes:?}"
+    );
+    let kh = c
+        .plugins
+        .iter()
+        .find(|p| p.name == "key-auth")
+        .map(|p| p.config["key_names"].clone());
+    assert_eq!(kh, Some(serde_json::json!(["x-key"])));
+    let w: Vec<String> = l.warnings.iter().map(|w| w.to_string()).collect();
+    assert!(
+        w.contains(&"consumers[0].acls: not supported yet: 1 entries ignored".to_string()),
+        "{w:?}"
+    );
+}
+
+#[test]
+fn plugin_and_consumer_errors() {
+    let text = r#"
+_format_version: "3.0"
+services:
+- name: svc
+  host: up
+  plugins:
+  - name: key-auth
+    service: svc
+  - name: key-auth
+    config: {key_names: []}
+consumers:
+- tags: [x]
+- username: bob
+- username: bob
+plugins:
+- name: no-such-plugin
+- name: key-auth
+  consumer: nobody
+- name: correlation-id
+- name: correlation-id
+  config: {header_nam: X}
+"#;
+    let e = errs(text);
+    has(
+        &e,
+        "services[0].plugins[0]: a nested plugin takes its scope from its parent",
+    );
+    has(
+        &e,
+        "services[0].plugins[1].config.key_names: length must be at least 1",
+    );
+    has(
+        &e,
+        "consumers[0]: at least one of these fields must be non-empty: 'custom_id', 'username'",
+    );
+    has(
+        &e,
+        "consumers[2].username: duplicate consumer username 'bob'",
+    );
+    has(&e, "plugins[0].name: plugin 'no-such-plugin' not enabled");
+    has(
+        &e,
+        "plugins[1].consumer: references a consumer that does not exist: 'nobody'",
+    );
+    has(&e, "plugins[3].config.header_nam: unknown field");
+}
+
+#[test]
+fn the_same_plugin_twice_on_one_scope_is_an_error() {
+    let e = errs(
+        "_format_version: '3.0'\nplugins:\n- name: correlation-id\n- name: correlation-id\n  config: {header_name: X-Id}\n",
+    );
+    has(
+        &e,
+        "plugins[1].name: duplicate plugin name 'correlation-id for global'",
     );
 }

@@ -1,0 +1,440 @@
+//! The plugin pipeline: the API a plugin sees, the registry (one line per
+//! plugin), and the chains compiled per route with Kong's scoping precedence.
+//!
+//! Phases, each with a no-op default so a plugin writes only what it uses:
+//! - `access`: after the route (and, for later plugins, the consumer) is known;
+//!   may answer the request itself;
+//! - `response_headers`: the response head, upstream's or a plugin's, before it is
+//!   sent.
+//!
+//! Plugins run in descending priority (Kong's numbers). Which instance of a plugin
+//! applies to a request is decided when the config is compiled: per route a chain
+//! without consumer-scoped instances, and per (route, consumer) a chain for the
+//! consumers that have consumer- or consumer-group-scoped instances. When an
+//! authentication plugin identifies a consumer, the rest of the request runs on
+//! that consumer's chain.
+//!
+//! `access` is synchronous for now: the plugins here need no I/O. The first plugin
+//! that does (rate-limiting with Redis) makes it return a future.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use graphql_schema::entity::{Plugin as PluginEntity, PluginScope};
+use graphql_schema::{Config, InvalidField};
+use http::{HeaderMap, HeaderName, HeaderValue, Response};
+use uuid::Uuid;
+
+use crate::proxy::ConnInfo;
+use crate::upstream::pool::ProxyBody;
+
+/// A consumer as the request path sees it.
+#[derive(Debug)]
+pub struct ConsumerRt {
+    pub id: Uuid,
+    pub id_value: HeaderValue,
+    pub username: Option<String>,
+    pub custom_id: Option<String>,
+    pub group_ids: Vec<Uuid>,
+    /// Group names, comma-separated (`X-Consumer-Groups`).
+    pub groups: Option<String>,
+}
+
+/// Consumers and credentials, indexed for authentication plugins.
+#[derive(Debug, Default)]
+pub struct Consumers {
+    pub by_id: HashMap<Uuid, Arc<ConsumerRt>>,
+    pub by_username: HashMap<String, Arc<ConsumerRt>>,
+    /// key-auth: SHA-256 of the key -> (consumer, credential id)
+    pub keyauth: HashMap<String, (Arc<ConsumerRt>, Uuid)>,
+}
+
+impl Consumers {
+    pub fn build(config: &Config) -> Consumers {
+        let names: HashMap<Uuid, &str> = config
+            .consumer_groups
+            .iter()
+            .map(|g| (g.id, g.name.as_str()))
+            .collect();
+        let mut c = Consumers::default();
+        for k in &config.consumers {
+            let groups: Vec<&str> = k
+                .groups
+                .iter()
+                .filter_map(|g| names.get(g).copied())
+                .collect();
+            let rt = Arc::new(ConsumerRt {
+                id: k.id,
+                id_value: HeaderValue::from_str(&k.id.to_string())
+                    .unwrap_or_else(|_| HeaderValue::from_static("")),
+                username: k.username.clone(),
+                custom_id: k.custom_id.clone(),
+                group_ids: k.groups.clone(),
+                groups: (!groups.is_empty()).then(|| groups.join(", ")),
+            });
+            c.by_id.insert(k.id, rt.clone());
+            if let Some(u) = &k.username {
+                c.by_username.insert(u.clone(), rt.clone());
+            }
+        }
+        for cred in &config.keyauth_credentials {
+            if let Some(rt) = c.by_id.get(&cred.consumer_id) {
+                c.keyauth
+                    .insert(cred.key_sha256.clone(), (rt.clone(), cred.id));
+            }
+        }
+        c
+    }
+
+    /// A consumer by id or username (how `anonymous` names one).
+    pub fn find(&self, key: &str) -> Option<Arc<ConsumerRt>> {
+        Uuid::parse_str(key)
+            .ok()
+            .and_then(|id| self.by_id.get(&id).cloned())
+            .or_else(|| self.by_username.get(key).cloned())
+    }
+}
+
+/// Who the request is, once an authentication plugin has run.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub consumer: Arc<ConsumerRt>,
+    pub credential: Option<Uuid>,
+    pub anonymous: bool,
+}
+
+/// What a plugin sees of a request: the plugin API.
+pub struct Ctx<'a> {
+    pub conn: &'a ConnInfo,
+    pub method: &'a http::Method,
+    /// The normalised request path.
+    pub path: &'a str,
+    /// The query string sent upstream (plugins may rewrite it).
+    pub query: Option<String>,
+    /// The request headers sent upstream (plugins may change them).
+    pub headers: &'a mut HeaderMap,
+    pub consumers: &'a Consumers,
+    pub identity: Option<Identity>,
+    /// Headers to add to the response to the client.
+    pub response_headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// What `access` decided.
+pub enum Flow {
+    Continue,
+    Respond(Response<ProxyBody>),
+}
+
+pub trait Plugin: Send + Sync {
+    fn name(&self) -> &'static str;
+
+    /// After routing; may answer the request (a 401, a termination) instead of
+    /// proxying it. Default: continue.
+    fn access(&self, _ctx: &mut Ctx<'_>) -> Flow {
+        Flow::Continue
+    }
+
+    /// The response head before it goes to the client. Default: nothing.
+    fn response_headers(&self, _status: http::StatusCode, _headers: &mut HeaderMap) {}
+}
+
+/// Builds a plugin's handler from its validated config: the registry, one line
+/// per plugin.
+fn build(p: &PluginEntity, consumers: &Consumers) -> Result<Arc<dyn Plugin>, String> {
+    use crate::plugins::*;
+    let cfg = p.config.clone();
+    let de = |e: serde_json::Error| format!("invalid config: {e}");
+    Ok(match p.name.as_str() {
+        "correlation-id" => Arc::new(correlation_id::CorrelationId::new(
+            serde_json::from_value(cfg).map_err(de)?,
+        )?),
+        "key-auth" => Arc::new(key_auth::KeyAuth::new(
+            serde_json::from_value(cfg).map_err(de)?,
+            consumers,
+        )?),
+        "request-termination" => Arc::new(request_termination::RequestTermination::new(
+            serde_json::from_value(cfg).map_err(de)?,
+        )),
+        other => return Err(format!("plugin '{other}' has no handler")),
+    })
+}
+
+/// One plugin instance in a chain.
+#[derive(Clone)]
+pub struct Step {
+    pub priority: i32,
+    pub plain: bool,
+    pub tls: bool,
+    pub handler: Arc<dyn Plugin>,
+}
+
+/// Plugins for one route (and maybe one consumer), highest priority first.
+#[derive(Clone, Default)]
+pub struct Chain {
+    pub steps: Vec<Step>,
+}
+
+/// Every chain of a config.
+#[derive(Default)]
+pub struct Chains {
+    pub consumers: Consumers,
+    /// Per router route index; `None` when no plugin applies.
+    by_route: Vec<Option<Arc<Chain>>>,
+    /// (route index, consumer id) -> chain, for consumers with scoped plugins.
+    by_consumer: HashMap<(usize, Uuid), Arc<Chain>>,
+}
+
+/// Kong's scoping precedence (1 = most specific), or `None` when the instance does
+/// not apply to this route/service/consumer/groups.
+pub fn precedence(
+    s: &PluginScope,
+    route: Option<Uuid>,
+    service: Option<Uuid>,
+    consumer: Option<Uuid>,
+    groups: &[Uuid],
+) -> Option<u8> {
+    if s.route.is_some() && s.route != route
+        || s.service.is_some() && s.service != service
+        || s.consumer.is_some() && s.consumer != consumer
+        || s.consumer_group.is_some_and(|g| !groups.contains(&g))
+    {
+        return None;
+    }
+    let (c, g, r, sv) = (
+        s.consumer.is_some(),
+        s.consumer_group.is_some(),
+        s.route.is_some(),
+        s.service.is_some(),
+    );
+    Some(match (c, g, r, sv) {
+        (true, _, true, true) => 1,
+        (false, true, true, true) => 2,
+        (true, _, true, false) => 3,
+        (true, _, false, true) => 4,
+        (false, true, true, false) => 5,
+        (false, true, false, true) => 6,
+        (false, false, true, true) => 7,
+        (true, _, false, false) => 8,
+        (false, true, false, false) => 9,
+        (false, false, true, false) => 10,
+        (false, false, false, true) => 11,
+        (false, false, false, false) => 12,
+    })
+}
+
+/// For each plugin name, the most specific enabled instance that applies.
+pub fn resolve<'p>(
+    plugins: &'p [PluginEntity],
+    route: Option<Uuid>,
+    service: Option<Uuid>,
+    consumer: Option<Uuid>,
+    groups: &[Uuid],
+) -> Vec<&'p PluginEntity> {
+    let mut best: HashMap<&str, (u8, &PluginEntity)> = HashMap::new();
+    for p in plugins.iter().filter(|p| p.enabled) {
+        if let Some(l) = precedence(&p.scope, route, service, consumer, groups) {
+            match best.get(p.name.as_str()) {
+                Some((bl, _)) if *bl <= l => {}
+                _ => {
+                    best.insert(p.name.as_str(), (l, p));
+                }
+            }
+        }
+    }
+    let mut out: Vec<&PluginEntity> = best.into_values().map(|(_, p)| p).collect();
+    out.sort_by_key(|p| {
+        std::cmp::Reverse(
+            graphql_schema::plugin_config::info(&p.name)
+                .map(|i| i.priority)
+                .unwrap_or(0),
+        )
+    });
+    out
+}
+
+impl Chains {
+    /// `routes` are the router's routes (index = router route index).
+    pub fn build(
+        config: &Config,
+        routes: &[graphql_schema::entity::Route],
+    ) -> Result<Chains, Vec<InvalidField>> {
+        let consumers = Consumers::build(config);
+        let mut errors = Vec::new();
+        let mut handlers: HashMap<Uuid, Arc<dyn Plugin>> = HashMap::new();
+        for p in config.plugins.iter().filter(|p| p.enabled) {
+            match build(p, &consumers) {
+                Ok(h) => {
+                    handlers.insert(p.id, h);
+                }
+                Err(m) => errors.push(InvalidField {
+                    path: format!("{}.config", p.source),
+                    message: m,
+                }),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let step = |p: &PluginEntity| -> Option<Step> {
+            Some(Step {
+                priority: graphql_schema::plugin_config::info(&p.name)
+                    .map(|i| i.priority)
+                    .unwrap_or(0),
+                plain: p.protocols.iter().any(|x| x == "http" || x == "grpc"),
+                tls: p.protocols.iter().any(|x| x == "https" || x == "grpcs"),
+                handler: handlers.get(&p.id)?.clone(),
+            })
+        };
+        let chain = |ps: Vec<&PluginEntity>| -> Option<Arc<Chain>> {
+            let steps: Vec<Step> = ps.into_iter().filter_map(step).collect();
+            (!steps.is_empty()).then(|| Arc::new(Chain { steps }))
+        };
+        let scoped: Vec<&graphql_schema::entity::Consumer> = {
+            let has_consumer_scope = |c: &graphql_schema::entity::Consumer| {
+                config.plugins.iter().any(|p| {
+                    p.scope.consumer == Some(c.id)
+                        || p.scope
+                            .consumer_group
+                            .is_some_and(|g| c.groups.contains(&g))
+                })
+            };
+            config
+                .consumers
+                .iter()
+                .filter(|c| has_consumer_scope(c))
+                .collect()
+        };
+        let mut by_route = Vec::with_capacity(routes.len());
+        let mut by_consumer = HashMap::new();
+        for (i, r) in routes.iter().enumerate() {
+            by_route.push(chain(resolve(
+                &config.plugins,
+                Some(r.id),
+                r.service_id,
+                None,
+                &[],
+            )));
+            for c in &scoped {
+                if let Some(ch) = chain(resolve(
+                    &config.plugins,
+                    Some(r.id),
+                    r.service_id,
+                    Some(c.id),
+                    &c.groups,
+                )) {
+                    by_consumer.insert((i, c.id), ch);
+                }
+            }
+        }
+        Ok(Chains {
+            consumers,
+            by_route,
+            by_consumer,
+        })
+    }
+
+    pub fn for_route(&self, route: usize) -> Option<&Arc<Chain>> {
+        self.by_route.get(route).and_then(Option::as_ref)
+    }
+
+    pub fn for_consumer(&self, route: usize, consumer: Uuid) -> Option<&Arc<Chain>> {
+        self.by_consumer.get(&(route, consumer))
+    }
+
+    /// Runs the access phase; returns the chain the rest of the request uses (the
+    /// consumer's, once one is identified) and a response if a plugin answered.
+    pub fn access(
+        &self,
+        route: usize,
+        ctx: &mut Ctx<'_>,
+    ) -> (Option<Arc<Chain>>, Option<Response<ProxyBody>>) {
+        let Some(mut chain) = self.for_route(route).cloned() else {
+            return (None, None);
+        };
+        let mut i = 0;
+        while i < chain.steps.len() {
+            let step = chain.steps[i].clone();
+            i += 1;
+            if !(if ctx.conn.tls { step.tls } else { step.plain }) {
+                continue;
+            }
+            let before = ctx.identity.as_ref().map(|id| id.consumer.id);
+            if let Flow::Respond(r) = step.handler.access(ctx) {
+                return (Some(chain), Some(r));
+            }
+            let after = ctx.identity.as_ref().map(|id| id.consumer.id);
+            if after != before
+                && let Some(c) = after.and_then(|c| self.for_consumer(route, c))
+            {
+                // continue on the consumer's chain, after the current priority
+                chain = c.clone();
+                i = chain
+                    .steps
+                    .iter()
+                    .position(|s| s.priority < step.priority)
+                    .unwrap_or(chain.steps.len());
+            }
+        }
+        (Some(chain), None)
+    }
+}
+
+impl Chain {
+    pub fn response_headers(&self, tls: bool, status: http::StatusCode, headers: &mut HeaderMap) {
+        for s in &self.steps {
+            if if tls { s.tls } else { s.plain } {
+                s.handler.response_headers(status, headers);
+            }
+        }
+    }
+}
+
+/// What the access phase leaves for the response: the chain in force and the
+/// headers plugins asked to add.
+pub struct AfterAccess {
+    pub chain: Arc<Chain>,
+    pub response_headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl AfterAccess {
+    pub fn apply(&self, tls: bool, status: http::StatusCode, headers: &mut HeaderMap) {
+        for (k, v) in &self.response_headers {
+            headers.insert(k.clone(), v.clone());
+        }
+        self.chain.response_headers(tls, status, headers);
+    }
+}
+
+/// Sets (or clears) the consumer headers Kong sends upstream after authentication.
+pub fn set_consumer_headers(h: &mut HeaderMap, id: Option<&Identity>) {
+    const NAMES: [&str; 6] = [
+        "x-consumer-id",
+        "x-consumer-username",
+        "x-consumer-custom-id",
+        "x-credential-identifier",
+        "x-anonymous-consumer",
+        "x-consumer-groups",
+    ];
+    for n in NAMES {
+        h.remove(n);
+    }
+    let Some(id) = id else { return };
+    let c = &id.consumer;
+    h.insert(HeaderName::from_static("x-consumer-id"), c.id_value.clone());
+    let mut put = |n: &'static str, v: Option<&str>| {
+        if let Some(v) = v.and_then(|v| HeaderValue::from_str(v).ok()) {
+            h.insert(HeaderName::from_static(n), v);
+        }
+    };
+    put("x-consumer-username", c.username.as_deref());
+    put("x-consumer-custom-id", c.custom_id.as_deref());
+    put("x-consumer-groups", c.groups.as_deref());
+    let cred = id.credential.map(|c| c.to_string());
+    put("x-credential-identifier", cred.as_deref());
+    if id.anonymous {
+        put("x-anonymous-consumer", Some("true"));
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,175 @@
+//! Consumers (who calls the APIs), consumer groups, and the credentials decK nests
+//! under a consumer. Secrets are kept only as SHA-256 digests once validated: the
+//! node hashes what a client presents and compares digests.
+
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+use uuid::Uuid;
+
+use super::{derive_id, parse_id};
+use crate::error::{Errors, Path};
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerConfig {
+    pub id: Option<String>,
+    pub username: Option<String>,
+    pub custom_id: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub created_at: Option<i64>,
+    pub updated_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Consumer {
+    pub id: Uuid,
+    pub username: Option<String>,
+    pub custom_id: Option<String>,
+    pub tags: Vec<String>,
+    /// Consumer groups this consumer belongs to.
+    pub groups: Vec<Uuid>,
+    #[serde(skip)]
+    pub source: String,
+}
+
+impl ConsumerConfig {
+    pub fn validate(&self, path: &Path, errors: &mut Errors) -> Option<Consumer> {
+        let before = errors.list.len();
+        let id = parse_id(&self.id, path, errors);
+        if self.username.is_none() && self.custom_id.is_none() {
+            errors.add(
+                path.to_string(),
+                "at least one of these fields must be non-empty: 'custom_id', 'username'",
+            );
+        }
+        if errors.list.len() > before {
+            return None;
+        }
+        let key = self
+            .username
+            .clone()
+            .or_else(|| self.custom_id.clone().map(|c| format!("custom:{c}")))
+            .unwrap_or_default();
+        Some(Consumer {
+            id: id.unwrap_or_else(|| derive_id("consumer", &key)),
+            username: self.username.clone(),
+            custom_id: self.custom_id.clone(),
+            tags: self.tags.clone().unwrap_or_default(),
+            groups: Vec::new(),
+            source: path.to_string(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerGroupConfig {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub created_at: Option<i64>,
+    pub updated_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConsumerGroup {
+    pub id: Uuid,
+    pub name: String,
+    pub tags: Vec<String>,
+    #[serde(skip)]
+    pub source: String,
+}
+
+impl ConsumerGroupConfig {
+    pub fn validate(&self, path: &Path, errors: &mut Errors) -> Option<ConsumerGroup> {
+        let id = parse_id(&self.id, path, errors);
+        let Some(name) = self.name.clone() else {
+            errors.add(path.field("name"), "required field missing");
+            return None;
+        };
+        Some(ConsumerGroup {
+            id: id.unwrap_or_else(|| derive_id("consumer_group", &name)),
+            name,
+            tags: self.tags.clone().unwrap_or_default(),
+            source: path.to_string(),
+        })
+    }
+}
+
+/// A `keyauth_credentials` entry as decK writes it.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyAuthCredentialConfig {
+    pub id: Option<String>,
+    pub key: Option<String>,
+    pub ttl: Option<i64>,
+    pub tags: Option<Vec<String>>,
+    pub consumer: Option<serde_json::Value>,
+    pub created_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeyAuthCredential {
+    pub id: Uuid,
+    pub consumer_id: Uuid,
+    /// SHA-256 (hex) of the key; the key itself is not kept.
+    pub key_sha256: String,
+    pub tags: Vec<String>,
+    #[serde(skip)]
+    pub source: String,
+}
+
+/// SHA-256 hex digest of a secret.
+pub fn digest(secret: &str) -> String {
+    sha2::Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl KeyAuthCredentialConfig {
+    pub fn validate(
+        &self,
+        consumer: &Consumer,
+        path: &Path,
+        errors: &mut Errors,
+    ) -> Option<KeyAuthCredential> {
+        let id = parse_id(&self.id, path, errors);
+        let key = match &self.key {
+            Some(k) if !k.is_empty() => k.clone(),
+            Some(_) => {
+                errors.add(path.field("key"), "length must be at least 1");
+                return None;
+            }
+            None => {
+                // Kong generates a key when none is given; a declarative file that
+                // nobody can read the generated key from would be useless.
+                errors.add(
+                    path.field("key"),
+                    "required field missing (Portico does not generate keys in declarative files)",
+                );
+                return None;
+            }
+        };
+        if self.ttl.is_some_and(|t| t > 0) {
+            errors.add(
+                path.field("ttl"),
+                "credentials with a ttl are not supported by Portico yet",
+            );
+            return None;
+        }
+        let key_sha256 = digest(&key);
+        Some(KeyAuthCredential {
+            id: id.unwrap_or_else(|| {
+                derive_id(
+                    "keyauth_credential",
+                    &format!("{}:{key_sha256}", consumer.id),
+                )
+            }),
+            consumer_id: consumer.id,
+            key_sha256,
+            tags: self.tags.clone().unwrap_or_default(),
+            source: path.to_string(),
+        })
+    }
+}

@@ -1,0 +1,222 @@
+//! Each plugin's config schema: Kong's field names and defaults, validated with a
+//! path on every error. A validated config is stored with all defaults filled in,
+//! so the node never guesses a default.
+
+pub mod correlation_id;
+pub mod key_auth;
+pub mod request_termination;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::{Errors, Path};
+use crate::fields::read_entity;
+
+/// A plugin's own checks beyond types and unknown fields.
+pub trait CheckConfig {
+    fn check(&self, _path: &Path, _errors: &mut Errors) {}
+}
+
+/// Name and execution priority (Kong's numbers: higher runs first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PluginInfo {
+    pub name: &'static str,
+    pub priority: i32,
+}
+
+/// Every plugin Portico runs. One line per plugin.
+pub const PLUGINS: &[PluginInfo] = &[
+    PluginInfo {
+        name: "correlation-id",
+        priority: 100_001,
+    },
+    PluginInfo {
+        name: "key-auth",
+        priority: 1250,
+    },
+    PluginInfo {
+        name: "request-termination",
+        priority: 2,
+    },
+];
+
+/// Kong plugins a later Portico release adds: named as such in errors.
+const LATER: &[&str] = &[
+    "basic-auth",
+    "jwt",
+    "acl",
+    "ip-restriction",
+    "cors",
+    "rate-limiting",
+    "request-size-limiting",
+    "request-transformer",
+    "response-transformer",
+    "proxy-cache",
+    "prometheus",
+    "http-log",
+    "file-log",
+    "hmac-auth",
+    "oauth2",
+    "bot-detection",
+    "tcp-log",
+    "udp-log",
+    "syslog",
+    "zipkin",
+    "opentelemetry",
+    "response-ratelimiting",
+    "aws-lambda",
+    "grpc-gateway",
+    "grpc-web",
+    "session",
+    "acme",
+    "datadog",
+    "statsd",
+    "loggly",
+    "ldap-auth",
+    "pre-function",
+    "post-function",
+    "request-validator",
+];
+
+pub fn info(name: &str) -> Option<PluginInfo> {
+    PLUGINS.iter().copied().find(|p| p.name == name)
+}
+
+/// Validates `config` for plugin `name`; the config with defaults, or `None` with
+/// the problems added to `errors`.
+pub fn validate(
+    name: &str,
+    config: Option<&Value>,
+    path: &Path,
+    name_path: &Path,
+    errors: &mut Errors,
+) -> Option<Value> {
+    match name {
+        "correlation-id" => typed::<correlation_id::CorrelationIdConfig>(config, path, errors),
+        "key-auth" => typed::<key_auth::KeyAuthConfig>(config, path, errors),
+        "request-termination" => {
+            typed::<request_termination::RequestTerminationConfig>(config, path, errors)
+        }
+        other if LATER.contains(&other) => {
+            errors.add(
+                name_path,
+                format!("plugin '{other}' is not supported by Portico yet"),
+            );
+            None
+        }
+        other => {
+            errors.add(
+                name_path,
+                format!(
+                    "plugin '{other}' not enabled; add it to the 'plugins' configuration property"
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn typed<T: DeserializeOwned + Serialize + CheckConfig>(
+    config: Option<&Value>,
+    path: &Path,
+    errors: &mut Errors,
+) -> Option<Value> {
+    let empty = Value::Object(Default::default());
+    let v = match config {
+        None | Some(Value::Null) => &empty,
+        Some(v) => v,
+    };
+    let before = errors.list.len();
+    let t: T = read_entity(v, path, &[], errors)?;
+    t.check(path, errors);
+    if errors.list.len() > before {
+        return None;
+    }
+    serde_json::to_value(&t).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(name: &str, v: Value) -> Result<Value, Vec<String>> {
+        let mut e = Errors::default();
+        let p = Path::root().field("plugins").index(0);
+        validate(name, Some(&v), &p.field("config"), &p.field("name"), &mut e)
+            .ok_or_else(|| e.list.iter().map(|x| x.to_string()).collect())
+    }
+
+    #[test]
+    fn defaults_are_filled_in() {
+        let v = run("key-auth", serde_json::json!({})).unwrap_or_default();
+        assert_eq!(v["key_names"], serde_json::json!(["apikey"]));
+        assert_eq!(v["hide_credentials"], false);
+        assert_eq!(v["key_in_header"], true);
+        let v = run("request-termination", serde_json::json!(null)).unwrap_or_default();
+        assert_eq!(v["status_code"], 503);
+        let v = run("correlation-id", serde_json::json!({})).unwrap_or_default();
+        assert_eq!(v["header_name"], "Kong-Request-ID");
+        assert_eq!(v["generator"], "uuid#counter");
+    }
+
+    #[test]
+    fn errors_have_paths() {
+        let rows: &[(&str, Value, &str)] = &[
+            (
+                "key-auth",
+                serde_json::json!({"key_name": ["x"]}),
+                "plugins[0].config.key_name: unknown field",
+            ),
+            (
+                "key-auth",
+                serde_json::json!({"key_names": []}),
+                "plugins[0].config.key_names: length must be at least 1",
+            ),
+            (
+                "key-auth",
+                serde_json::json!({"hide_credentials": "yes"}),
+                "plugins[0].config.hide_credentials: invalid type",
+            ),
+            (
+                "request-termination",
+                serde_json::json!({"status_code": 99}),
+                "plugins[0].config.status_code: value should be between 100 and 599",
+            ),
+            (
+                "request-termination",
+                serde_json::json!({"message": "a", "body": "b"}),
+                "plugins[0].config: message and body are mutually exclusive",
+            ),
+            (
+                "correlation-id",
+                serde_json::json!({"generator": "random"}),
+                "plugins[0].config.generator: expected one of: uuid, uuid#counter, tracker",
+            ),
+            (
+                "rate-limiting",
+                serde_json::json!({}),
+                "plugins[0].name: plugin 'rate-limiting' is not supported by Portico yet",
+            ),
+            (
+                "no-such",
+                serde_json::json!({}),
+                "plugins[0].name: plugin 'no-such' not enabled",
+            ),
+        ];
+        for (name, cfg, want) in rows {
+            let e = run(name, cfg.clone()).err().unwrap_or_default();
+            assert!(
+                e.iter().any(|m| m.starts_with(want)),
+                "{name} {cfg}: want {want}, got {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_plugin_has_a_schema() {
+        for p in PLUGINS {
+            assert!(run(p.name, serde_json::json!({})).is_ok(), "{}", p.name);
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Plugins through the real binary: key-auth (header, query, hide_credentials,
+//! anonymous, consumer headers), request-termination (scopes, trigger, a
+//! consumer-scoped instance that applies after authentication), correlation-id.
+
+use integration::{EchoServer, Gateway, client, send};
+
+fn base(up: &EchoServer, extra: &str) -> String {
+    format!(
+        r#"_format_version: "3.0"
+services:
+- name: svc
+  url: {}
+  routes:
+  - name: open
+    paths: [/open]
+  - name: locked
+    paths: [/locked]
+    plugins:
+    - name: key-auth
+      config:
+        key_names: [apikey, x-api-key]
+        hide_credentials: true
+  - name: anon
+    paths: [/anon]
+    plugins:
+    - name: key-auth
+      config:
+        anonymous: guest
+consumer_groups:
+- name: gold
+consumers:
+- username: alice
+  custom_id: alice-1
+  groups: [{{name: gold}}]
+  keyauth_credentials:
+  - key: alice-key
+- username: bob
+  keyauth_credentials:
+  - key: bob-key
+- username: guest
+{extra}"#,
+        up.url()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_auth_rejects_and_identifies() {
+    let up = EchoServer::start("up").await;
+    let gw = Gateway::start(&base(&up, "")).await;
+    let c = client();
+
+    let r = send(c.get(gw.url("/locked"))).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json()["message"], "No API key found in request");
+    assert_eq!(
+        r.header("www-authenticate").as_deref(),
+        Some("Key realm=\"kong\"")
+    );
+
+    let r = send(c.get(gw.url("/locked")).header("apikey", "wrong")).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json()["message"], "Unauthorized");
+    assert_eq!(up.hits(), 0, "rejected requests never reach the upstream");
+
+    let r = send(
+        c.get(gw.url("/locked/x"))
+            .header("x-api-key", "alice-key")
+            .header("x-consumer-id", "spoofed"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.upstream_header("x-consumer-username").as_deref(),
+        Some("alice")
+    );
+    assert_eq!(
+        r.upstream_header("x-consumer-custom-id").as_deref(),
+        Some("alice-1")
+    );
+    assert_eq!(
+        r.upstream_header("x-consumer-groups").as_deref(),
+        Some("gold")
+    );
+    let cid = r.upstream_header("x-consumer-id").unwrap_or_default();
+    assert!(cid.len() == 36 && cid != "spoofed", "{cid}");
+    assert!(r.upstream_header("x-credential-identifier").is_some());
+    assert_eq!(
+        r.upstream_header("x-api-key"),
+        None,
+        "hide_credentials removes the key"
+    );
+    assert_eq!(r.upstream_header("x-anonymous-consumer"), None);
+
+    // the key in the query string, hidden from the upstream
+    let r = send(c.get(gw.url("/locked/q?a=1&apikey=bob-key&b=2"))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.upstream_header("x-consumer-username").as_deref(),
+        Some("bob")
+    );
+    assert_eq!(r.json()["path"], "/q?a=1&b=2");
+
+    // the open route is untouched
+    let r = send(c.get(gw.url("/open"))).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.upstream_header("x-consumer-id"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_auth_anonymous_fallback() {
+    let up = EchoServer::start("up").await;
+    let gw = Gateway::start(&base(&up, "")).await;
+    let r = send(client().get(gw.url("/anon"))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.upstream_header("x-consumer-username").as_deref(),
+        Some("guest")
+    );
+    assert_eq!(
+        r.upstream_header("x-anonymous-consumer").as_deref(),
+        Some("true")
+    );
+    let r = send(client().get(gw.url("/anon")).header("apikey", "alice-key")).await;
+    assert_eq!(
+        r.upstream_header("x-consumer-username").as_deref(),
+        Some("alice")
+    );
+    assert_eq!(r.upstream_header("x-anonymous-consumer"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_termination_scopes_and_consumer_precedence() {
+    let up = EchoServer::start("up").await;
+    let extra = r#"plugins:
+- name: request-termination
+  route: open
+  config: {status_code: 418, message: "go away", trigger: x-stop}
+- name: request-termination
+  route: locked
+  consumer: bob
+  config: {status_code: 403, body: '{"blocked":"bob"}', content_type: application/json}
+- name: request-termination
+  consumer_group: gold
+  config: {status_code: 402, message: "gold plan"}
+- name: correlation-id
+  config: {echo_downstream: true}
+"#;
+    let gw = Gateway::start(&base(&up, extra)).await;
+    let c = client();
+
+    // trigger: only requests carrying x-stop are terminated
+    let r = send(c.get(gw.url("/open"))).await;
+    assert_eq!(r.status, 200);
+    let r = send(c.get(gw.url("/open")).header("x-stop", "1")).await;
+    assert_eq!(r.status, 418);
+    assert_eq!(r.json()["message"], "go away");
+
+    // consumer + route (level 3) for bob, after key-auth identified him
+    let r = send(c.get(gw.url("/locked")).header("apikey", "bob-key")).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.text(), r#"{"blocked":"bob"}"#);
+    // consumer group (level 9) for alice
+    let r = send(c.get(gw.url("/locked")).header("apikey", "alice-key")).await;
+    assert_eq!(r.status, 402, "{}", r.text());
+    assert_eq!(r.json()["message"], "gold plan");
+    // unauthenticated: key-auth answers first (higher priority)
+    let r = send(c.get(gw.url("/locked"))).await;
+    assert_eq!(r.status, 401);
+
+    // correlation-id runs everywhere (global) and echoes its id
+    let r = send(c.get(gw.url("/open"))).await;
+    let up_id = r.upstream_header("kong-request-id").unwrap_or_default();
+    assert!(up_id.contains('#'), "uuid#counter: {up_id}");
+    assert_eq!(r.header("kong-request-id"), Some(up_id));
+    let r = send(c.get(gw.url("/open")).header("kong-request-id", "mine")).await;
+    assert_eq!(
+        r.upstream_header("kong-request-id").as_deref(),
+        Some("mine")
+    );
+    // plugin-made answers carry it too
+    let r = send(c.get(gw.url("/locked"))).await;
+    assert!(r.header("kong-request-id").is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_plugin_config_is_rejected_with_paths() {
+    let up = EchoServer::start("up").await;
+    let gw = Gateway::start(&base(&up, "")).await;
+    let bad = base(
+        &up,
+        "plugins:\n- name: key-auth\n  config: {anonymous: nobody}\n- name: request-termination\n  config: {status_code: 42}\n",
+    );
+    gw.write_config(&bad);
+    let st = gw
+        .wait_for_status("the bad plugin config to be rejected", |st| {
+            st["last_errors"].as_array().is_some_and(|e| !e.is_empty())
+        })
+        .await;
+    let errors = st["last_errors"].to_string();
+    assert!(
+        errors.contains("plugins[1].config.status_code: value should be between 100 and 599"),
+        "{errors}"
+    );
+    // the old config keeps serving
+    assert_eq!(send(client().get(gw.url("/open"))).await.status, 200);
+}
