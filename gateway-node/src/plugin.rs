@@ -106,6 +106,8 @@ pub struct Identity {
 /// What a plugin sees of a request: the plugin API.
 pub struct Ctx<'a> {
     pub conn: &'a ConnInfo,
+    pub route_id: Uuid,
+    pub service_id: Option<Uuid>,
     pub method: &'a http::Method,
     /// The normalised request path.
     pub path: &'a str,
@@ -123,6 +125,15 @@ pub struct Ctx<'a> {
 pub enum Flow {
     Continue,
     Respond(Response<ProxyBody>),
+    /// The plugin waits for I/O (e.g. Redis). The future owns what it needs and
+    /// resolves to what the plugin decided.
+    Wait(std::pin::Pin<Box<dyn std::future::Future<Output = Waited> + Send>>),
+}
+
+/// The outcome of a [`Flow::Wait`].
+pub struct Waited {
+    pub respond: Option<Response<ProxyBody>>,
+    pub response_headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 pub trait Plugin: Send + Sync {
@@ -151,6 +162,10 @@ fn build(p: &PluginEntity, consumers: &Consumers) -> Result<Arc<dyn Plugin>, Str
         "key-auth" => Arc::new(key_auth::KeyAuth::new(
             serde_json::from_value(cfg).map_err(de)?,
             consumers,
+        )?),
+        "rate-limiting" => Arc::new(rate_limiting::RateLimiting::new(
+            p.id,
+            serde_json::from_value(cfg).map_err(de)?,
         )?),
         "request-termination" => Arc::new(request_termination::RequestTermination::new(
             serde_json::from_value(cfg).map_err(de)?,
@@ -343,7 +358,7 @@ impl Chains {
 
     /// Runs the access phase; returns the chain the rest of the request uses (the
     /// consumer's, once one is identified) and a response if a plugin answered.
-    pub fn access(
+    pub async fn access(
         &self,
         route: usize,
         ctx: &mut Ctx<'_>,
@@ -359,8 +374,16 @@ impl Chains {
                 continue;
             }
             let before = ctx.identity.as_ref().map(|id| id.consumer.id);
-            if let Flow::Respond(r) = step.handler.access(ctx) {
-                return (Some(chain), Some(r));
+            match step.handler.access(ctx) {
+                Flow::Continue => {}
+                Flow::Respond(r) => return (Some(chain), Some(r)),
+                Flow::Wait(f) => {
+                    let w = f.await;
+                    ctx.response_headers.extend(w.response_headers);
+                    if let Some(r) = w.respond {
+                        return (Some(chain), Some(r));
+                    }
+                }
             }
             let after = ctx.identity.as_ref().map(|id| id.consumer.id);
             if after != before

@@ -3,6 +3,7 @@
 
 pub mod correlation_id;
 pub mod key_auth;
+pub mod rate_limiting;
 pub mod request_termination;
 
 use bytes::Bytes;

@@ -284,6 +284,8 @@ impl Proxy {
             let method = req.method().clone();
             let mut ctx = crate::plugin::Ctx {
                 conn,
+                route_id: rt.route.id,
+                service_id: rt.route.service_id,
                 method: &method,
                 path: &path,
                 query: query_owned.take(),
@@ -292,7 +294,7 @@ impl Proxy {
                 identity: None,
                 response_headers: Vec::new(),
             };
-            let (chain, early) = cfg.chains.access(m.route, &mut ctx);
+            let (chain, early) = cfg.chains.access(m.route, &mut ctx).await;
             if ctx.identity.is_some() {
                 crate::plugin::set_consumer_headers(ctx.headers, ctx.identity.as_ref());
             }

@@ -4,6 +4,7 @@
 
 pub mod correlation_id;
 pub mod key_auth;
+pub mod rate_limiting;
 pub mod request_termination;
 
 use serde::Serialize;
@@ -36,6 +37,10 @@ pub const PLUGINS: &[PluginInfo] = &[
         priority: 1250,
     },
     PluginInfo {
+        name: "rate-limiting",
+        priority: 910,
+    },
+    PluginInfo {
         name: "request-termination",
         priority: 2,
     },
@@ -48,7 +53,6 @@ const LATER: &[&str] = &[
     "acl",
     "ip-restriction",
     "cors",
-    "rate-limiting",
     "request-size-limiting",
     "request-transformer",
     "response-transformer",
@@ -95,6 +99,7 @@ pub fn validate(
     match name {
         "correlation-id" => typed::<correlation_id::CorrelationIdConfig>(config, path, errors),
         "key-auth" => typed::<key_auth::KeyAuthConfig>(config, path, errors),
+        "rate-limiting" => typed::<rate_limiting::RateLimitingConfig>(config, path, errors),
         "request-termination" => {
             typed::<request_termination::RequestTerminationConfig>(config, path, errors)
         }
@@ -194,9 +199,34 @@ mod tests {
                 "plugins[0].config.generator: expected one of: uuid, uuid#counter, tracker",
             ),
             (
+                "cors",
+                serde_json::json!({}),
+                "plugins[0].name: plugin 'cors' is not supported by Portico yet",
+            ),
+            (
                 "rate-limiting",
                 serde_json::json!({}),
-                "plugins[0].name: plugin 'rate-limiting' is not supported by Portico yet",
+                "plugins[0].config: at least one of these fields must be non-empty",
+            ),
+            (
+                "rate-limiting",
+                serde_json::json!({"minute": 10, "hour": 5}),
+                "plugins[0].config.hour: The limit for hour(5.0) cannot be lower than the limit for minute(10.0)",
+            ),
+            (
+                "rate-limiting",
+                serde_json::json!({"minute": 10, "limit_by": "header"}),
+                "plugins[0].config.header_name: required field missing",
+            ),
+            (
+                "rate-limiting",
+                serde_json::json!({"minute": 10, "policy": "redis"}),
+                "plugins[0].config.redis.host: required field missing",
+            ),
+            (
+                "rate-limiting",
+                serde_json::json!({"minute": 10, "policy": "cluster"}),
+                "plugins[0].config.policy: policy 'cluster' needs a database",
             ),
             (
                 "no-such",
@@ -216,7 +246,12 @@ mod tests {
     #[test]
     fn every_plugin_has_a_schema() {
         for p in PLUGINS {
-            assert!(run(p.name, serde_json::json!({})).is_ok(), "{}", p.name);
+            let minimal = if p.name == "rate-limiting" {
+                serde_json::json!({"minute": 1})
+            } else {
+                serde_json::json!({})
+            };
+            assert!(run(p.name, minimal).is_ok(), "{}", p.name);
         }
     }
 }

@@ -204,3 +204,54 @@ async fn invalid_plugin_config_is_rejected_with_paths() {
     // the old config keeps serving
     assert_eq!(send(client().get(gw.url("/open"))).await.status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limiting_local_counts_per_identifier_and_survives_reloads() {
+    let up = EchoServer::start("up").await;
+    // hour windows: a test never straddles a boundary in practice (minute ones could)
+    let extra = r#"plugins:
+- name: rate-limiting
+  route: open
+  config: {hour: 3, day: 100, limit_by: header, header_name: x-user}
+"#;
+    let yaml = base(&up, extra);
+    let gw = Gateway::start(&yaml).await;
+    let c = client();
+    for remaining in [2, 1, 0] {
+        let r = send(c.get(gw.url("/open")).header("x-user", "u1")).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.header("x-ratelimit-limit-hour").as_deref(), Some("3"));
+        assert_eq!(
+            r.header("x-ratelimit-remaining-hour"),
+            Some(remaining.to_string())
+        );
+        assert_eq!(r.header("x-ratelimit-limit-day").as_deref(), Some("100"));
+        assert_eq!(r.header("ratelimit-limit").as_deref(), Some("3"));
+        assert_eq!(r.header("ratelimit-remaining"), Some(remaining.to_string()));
+        assert!(r.header("ratelimit-reset").is_some());
+    }
+    let r = send(c.get(gw.url("/open")).header("x-user", "u1")).await;
+    assert_eq!(r.status, 429);
+    assert_eq!(r.json()["message"], "API rate limit exceeded");
+    let retry: u64 = r
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!((1..=3600).contains(&retry), "{retry}");
+    assert_eq!(r.header("x-ratelimit-remaining-hour").as_deref(), Some("0"));
+
+    // another identifier has its own counter
+    let r = send(c.get(gw.url("/open")).header("x-user", "u2")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-ratelimit-remaining-hour").as_deref(), Some("2"));
+
+    // a reload (another route added) keeps the counters
+    let reloaded = yaml.replace(
+        "  - name: open\n    paths: [/open]\n",
+        "  - name: open\n    paths: [/open]\n  - name: extra\n    paths: [/extra]\n",
+    );
+    gw.write_config(&reloaded);
+    gw.wait_for_hash(&integration::config_hash(&reloaded)).await;
+    let r = send(c.get(gw.url("/open")).header("x-user", "u1")).await;
+    assert_eq!(r.status, 429, "limits survive a reload");
+}
