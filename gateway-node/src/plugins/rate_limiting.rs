@@ -6,15 +6,19 @@
 //!
 //! Policy `local`: counters live in this node, in a store that outlives config
 //! reloads (keys carry the plugin id), so a config change does not reset limits.
+//! Policy `redis`: counters live in Redis, checked and counted in one Lua script,
+//! so several nodes share one limit; with `fault_tolerant`, requests pass when
+//! Redis is unreachable.
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use graphql_schema::plugin_config::rate_limiting::RateLimitingConfig;
-use http::{HeaderName, HeaderValue, StatusCode};
+use http::{HeaderName, HeaderValue, Response, StatusCode};
 use uuid::Uuid;
 
-use crate::plugin::{Ctx, Flow, Plugin};
+use crate::plugin::{Ctx, Flow, Plugin, Waited};
+use crate::upstream::pool::ProxyBody;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Period {
@@ -170,39 +174,134 @@ fn roll(s: Slot, start: u64, len: u64) -> (u64, u64) {
 pub struct RateLimiting {
     cfg: RateLimitingConfig,
     plugin: Uuid,
-    limits: Vec<(Period, f64, HeaderName, HeaderName)>,
+    limits: Arc<Vec<Limit>>,
     status: StatusCode,
+    redis: Option<RedisTarget>,
+}
+
+/// One configured limit and its header names.
+struct Limit {
+    period: Period,
+    limit: f64,
+    limit_header: HeaderName,
+    remaining_header: HeaderName,
+}
+
+struct RedisTarget {
+    url: String,
+    timeout: std::time::Duration,
+}
+
+/// Usage of one limit before this request.
+struct Usage {
+    used: f64,
+    reset: u64,
+}
+
+/// Kong's headers and answer from the usage of every limit: the first limit with
+/// nothing remaining stops the request.
+fn decide(
+    limits: &[Limit],
+    usage: &[Usage],
+    cfg: &RateLimitingConfig,
+    status: StatusCode,
+) -> (Option<Response<ProxyBody>>, Vec<(HeaderName, HeaderValue)>) {
+    let stop = limits
+        .iter()
+        .zip(usage)
+        .position(|(l, u)| l.limit - u.used <= 0.0);
+    let mut headers: Vec<(HeaderName, HeaderValue)> = Vec::new();
+    let mut tight: Option<(f64, f64, u64)> = None;
+    for (i, (l, u)) in limits.iter().zip(usage).enumerate() {
+        let mut rem = l.limit - u.used;
+        if stop.is_none() || stop == Some(i) {
+            rem -= 1.0;
+        }
+        let rem = rem.max(0.0).floor();
+        if tight.is_none_or(|(_, r, _)| rem < r) {
+            tight = Some((l.limit, rem, u.reset));
+        }
+        headers.push((l.limit_header.clone(), HeaderValue::from(l.limit as u64)));
+        headers.push((l.remaining_header.clone(), HeaderValue::from(rem as u64)));
+    }
+    if let Some((limit, rem, reset)) = tight {
+        headers.push((
+            HeaderName::from_static("ratelimit-limit"),
+            HeaderValue::from(limit as u64),
+        ));
+        headers.push((
+            HeaderName::from_static("ratelimit-remaining"),
+            HeaderValue::from(rem as u64),
+        ));
+        headers.push((
+            HeaderName::from_static("ratelimit-reset"),
+            HeaderValue::from(reset),
+        ));
+    }
+    if cfg.hide_client_headers {
+        headers.clear();
+    }
+    match stop {
+        Some(i) => {
+            let mut r = crate::plugins::message(status, &cfg.error_message);
+            let h = r.headers_mut();
+            for (k, v) in headers {
+                h.insert(k, v);
+            }
+            h.insert(http::header::RETRY_AFTER, HeaderValue::from(usage[i].reset));
+            (Some(r), Vec::new())
+        }
+        None => (None, headers),
+    }
 }
 
 impl RateLimiting {
     pub fn new(plugin: Uuid, cfg: RateLimitingConfig) -> Result<RateLimiting, String> {
-        if cfg.policy == "redis" {
-            return Err("policy 'redis' is not implemented by this node yet".into());
-        }
         let limits = cfg
             .limits()
             .into_iter()
             .filter_map(|(p, l)| {
                 let period = Period::parse(p)?;
-                let t = format!("{}{}", &p[..1].to_ascii_uppercase(), &p[1..]);
-                let lim = HeaderName::from_bytes(
-                    format!("x-ratelimit-limit-{}", t.to_ascii_lowercase()).as_bytes(),
-                )
-                .ok()?;
-                let rem = HeaderName::from_bytes(
-                    format!("x-ratelimit-remaining-{}", t.to_ascii_lowercase()).as_bytes(),
-                )
-                .ok()?;
-                Some((period, l, lim, rem))
+                Some(Limit {
+                    period,
+                    limit: l,
+                    limit_header: HeaderName::from_bytes(
+                        format!("x-ratelimit-limit-{p}").as_bytes(),
+                    )
+                    .ok()?,
+                    remaining_header: HeaderName::from_bytes(
+                        format!("x-ratelimit-remaining-{p}").as_bytes(),
+                    )
+                    .ok()?,
+                })
             })
             .collect();
+        let redis = if cfg.policy == "redis" {
+            let r = cfg.redis();
+            if r.ssl {
+                return Err("redis.ssl: TLS to Redis is not supported by Portico yet".into());
+            }
+            let host = r.host.clone().unwrap_or_default();
+            let auth = match (&r.username, &r.password) {
+                (Some(u), Some(p)) => format!("{}:{}@", urlencode(u), urlencode(p)),
+                (None, Some(p)) => format!(":{}@", urlencode(p)),
+                _ => String::new(),
+            };
+            Some(RedisTarget {
+                url: format!("redis://{auth}{host}:{}/{}", r.port, r.database),
+                timeout: std::time::Duration::from_millis(r.timeout.max(1)),
+            })
+        } else {
+            None
+        };
         let status =
             StatusCode::from_u16(cfg.error_code as u16).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
         Ok(RateLimiting {
             cfg,
             plugin,
-            limits,
+            limits: Arc::new(limits),
             status,
+            redis,
         })
     }
 
@@ -258,70 +357,181 @@ impl Plugin for RateLimiting {
         let now = now_ms / 1000;
         let id = self.identifier(ctx);
         let sliding = self.cfg.window_type == "sliding";
-        // usage per limit, and the limit that stops this request
-        let mut rows = Vec::with_capacity(self.limits.len());
-        let mut stop: Option<usize> = None;
-        for (i, (period, limit, _, _)) in self.limits.iter().enumerate() {
-            let (start, len) = period.window(now);
-            let key = format!("{}|{}|{}", self.plugin, id, period.title());
-            let used = STORE.usage(&key, start, len, now_ms, sliding);
-            let remaining = limit - used;
-            if remaining <= 0.0 && stop.is_none() {
-                stop = Some(i);
-            }
-            let reset = (start + len).saturating_sub(now).max(1);
-            rows.push((key, start, len, remaining, reset));
+        if let Some(redis) = &self.redis {
+            return self.access_redis(redis, id, now_ms, sliding);
         }
-        // headers: each limit, then the tightest one as RateLimit-*
-        let mut headers: Vec<(HeaderName, HeaderValue)> = Vec::new();
-        let mut tight: Option<(f64, f64, u64)> = None;
-        for (i, ((_, limit, lim_h, rem_h), (_, _, _, remaining, reset))) in
-            self.limits.iter().zip(&rows).enumerate()
-        {
-            let mut rem = *remaining;
-            if stop.is_none() || stop == Some(i) {
-                rem -= 1.0;
-            }
-            let rem = rem.max(0.0).floor();
-            if tight.is_none_or(|(_, r, _)| rem < r) {
-                tight = Some((*limit, rem, *reset));
-            }
-            headers.push((lim_h.clone(), HeaderValue::from(*limit as u64)));
-            headers.push((rem_h.clone(), HeaderValue::from(rem as u64)));
+        let mut keys = Vec::with_capacity(self.limits.len());
+        let mut usage = Vec::with_capacity(self.limits.len());
+        for l in self.limits.iter() {
+            let (start, len) = l.period.window(now);
+            let key = format!("{}|{}|{}", self.plugin, id, l.period.title());
+            usage.push(Usage {
+                used: STORE.usage(&key, start, len, now_ms, sliding),
+                reset: (start + len).saturating_sub(now).max(1),
+            });
+            keys.push((key, start, len));
         }
-        if let Some((limit, rem, reset)) = tight {
-            headers.push((
-                HeaderName::from_static("ratelimit-limit"),
-                HeaderValue::from(limit as u64),
-            ));
-            headers.push((
-                HeaderName::from_static("ratelimit-remaining"),
-                HeaderValue::from(rem as u64),
-            ));
-            headers.push((
-                HeaderName::from_static("ratelimit-reset"),
-                HeaderValue::from(reset),
-            ));
-        }
-        if let Some(i) = stop {
-            let mut r = crate::plugins::message(self.status, &self.cfg.error_message);
-            let h = r.headers_mut();
-            if !self.cfg.hide_client_headers {
-                for (k, v) in headers {
-                    h.insert(k, v);
-                }
-            }
-            h.insert(http::header::RETRY_AFTER, HeaderValue::from(rows[i].4));
+        let (respond, headers) = decide(&self.limits, &usage, &self.cfg, self.status);
+        if let Some(r) = respond {
             return Flow::Respond(r);
         }
-        for (key, start, len, _, _) in &rows {
+        for (key, start, len) in &keys {
             STORE.increment(key, *start, *len, now);
         }
-        if !self.cfg.hide_client_headers {
-            ctx.response_headers.extend(headers);
-        }
+        ctx.response_headers.extend(headers);
         Flow::Continue
     }
+}
+
+/// Reads every limit's usage and, unless one is exhausted, counts the request: in
+/// one script, so nodes sharing the Redis never both take the last slot.
+const SCRIPT: &str = r#"
+local n = tonumber(ARGV[1])
+local used = {}
+local stop = 0
+for i = 1, n do
+  local cur = tonumber(redis.call('GET', KEYS[i]) or '0')
+  local w = tonumber(ARGV[1 + (i - 1) * 3 + 3])
+  local prev = 0
+  if w > 0 then prev = tonumber(redis.call('GET', KEYS[n + i]) or '0') end
+  local u = cur + prev * w
+  used[i] = tostring(u)
+  if stop == 0 and u >= tonumber(ARGV[1 + (i - 1) * 3 + 1]) then stop = i end
+end
+if stop == 0 then
+  for i = 1, n do
+    redis.call('INCR', KEYS[i])
+    redis.call('EXPIRE', KEYS[i], tonumber(ARGV[1 + (i - 1) * 3 + 2]))
+  end
+end
+return {tostring(stop), unpack(used)}
+"#;
+
+static SCRIPT_OBJ: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(SCRIPT));
+
+/// One connection manager per Redis URL, shared by every instance and reload.
+static REDIS: LazyLock<tokio::sync::Mutex<HashMap<String, redis::aio::ConnectionManager>>> =
+    LazyLock::new(Default::default);
+
+async fn redis_conn(
+    url: &str,
+    timeout: std::time::Duration,
+) -> redis::RedisResult<redis::aio::ConnectionManager> {
+    let mut g = REDIS.lock().await;
+    if let Some(c) = g.get(url) {
+        return Ok(c.clone());
+    }
+    let client = redis::Client::open(url)?;
+    let cfg = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout))
+        .set_number_of_retries(1);
+    let c = client.get_connection_manager_with_config(cfg).await?;
+    g.insert(url.to_string(), c.clone());
+    Ok(c)
+}
+
+impl RateLimiting {
+    fn access_redis(&self, target: &RedisTarget, id: String, now_ms: u64, sliding: bool) -> Flow {
+        let now = now_ms / 1000;
+        let mut cur_keys = Vec::new();
+        let mut prev_keys = Vec::new();
+        let mut args: Vec<String> = vec![self.limits.len().to_string()];
+        let mut resets = Vec::new();
+        for l in self.limits.iter() {
+            let (start, len) = l.period.window(now);
+            let base = format!(
+                "portico:ratelimit:{}:{}:{}",
+                self.plugin,
+                id,
+                l.period.title()
+            );
+            cur_keys.push(format!("{base}:{start}"));
+            prev_keys.push(format!("{base}:{}", start.saturating_sub(len)));
+            let weight = if sliding {
+                1.0 - ((now_ms as f64 / 1000.0 - start as f64) / len as f64).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+            args.extend([
+                l.limit.to_string(),
+                (len * 2).to_string(),
+                weight.to_string(),
+            ]);
+            resets.push((start + len).saturating_sub(now).max(1));
+        }
+        let url = target.url.clone();
+        let timeout = target.timeout;
+        let limits = self.limits.clone();
+        let cfg = self.cfg.clone();
+        let status = self.status;
+        Flow::Wait(Box::pin(async move {
+            let run = async {
+                let mut con = redis_conn(&url, timeout).await?;
+                let mut inv = SCRIPT_OBJ.prepare_invoke();
+                for k in cur_keys.iter().chain(&prev_keys) {
+                    inv.key(k);
+                }
+                for a in &args {
+                    inv.arg(a);
+                }
+                inv.invoke_async::<Vec<String>>(&mut con).await
+            };
+            let result = match tokio::time::timeout(timeout, run).await {
+                Ok(r) => r.map_err(|e| e.to_string()),
+                Err(_) => Err("timed out".to_string()),
+            };
+            match result {
+                Ok(values) => {
+                    let usage: Vec<Usage> = values
+                        .iter()
+                        .skip(1)
+                        .zip(resets)
+                        .map(|(u, reset)| Usage {
+                            used: u.parse().unwrap_or(0.0),
+                            reset,
+                        })
+                        .collect();
+                    let (respond, response_headers) = decide(&limits, &usage, &cfg, status);
+                    Waited {
+                        respond,
+                        response_headers,
+                    }
+                }
+                Err(e) if cfg.fault_tolerant => {
+                    tracing::warn!(
+                        "rate-limiting: Redis unavailable, request let through (fault_tolerant): {e}"
+                    );
+                    Waited {
+                        respond: None,
+                        response_headers: Vec::new(),
+                    }
+                }
+                Err(e) => {
+                    tracing::error!("rate-limiting: Redis unavailable: {e}");
+                    Waited {
+                        respond: Some(crate::plugins::message(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "An unexpected error occurred",
+                        )),
+                        response_headers: Vec::new(),
+                    }
+                }
+            }
+        }))
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
