@@ -38,7 +38,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-UP=$(port); NGX=$(port); PGW=$(port); PST=$(port)
+UP=$(port); NGX=$(port); PGW=$(port); PST=$(port); PGW2=$(port); PST2=$(port)
 
 wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
 
@@ -82,7 +82,26 @@ services:
     paths: [/]
 CONF
 (pin_exec "$PROXY_CPU" "$GW" --config "$tmp/kong.yaml" --proxy-listen 127.0.0.1:$PGW --status-listen 127.0.0.1:$PST --worker-threads 1 2>"$tmp/gw.log") & gw_pid=$!; pids+=($gw_pid)
-wait_port $UP; wait_port $NGX; wait_port $PGW
+# portico with key-auth + rate-limiting (local) on the route: the plugin cost
+cat > "$tmp/kong-plugins.yaml" <<CONF
+_format_version: "3.0"
+services:
+- name: bench
+  url: http://127.0.0.1:$UP
+  routes:
+  - name: bench
+    paths: [/]
+    plugins:
+    - name: key-auth
+    - name: rate-limiting
+      config: {second: 1000000000, hour: 1000000000000, policy: local, limit_by: consumer}
+consumers:
+- username: bench
+  keyauth_credentials:
+  - key: bench-key
+CONF
+(pin_exec "$PROXY_CPU" "$GW" --config "$tmp/kong-plugins.yaml" --proxy-listen 127.0.0.1:$PGW2 --status-listen 127.0.0.1:$PST2 --worker-threads 1 2>"$tmp/gw2.log") & pids+=($!)
+wait_port $UP; wait_port $NGX; wait_port $PGW; wait_port $PGW2
 sleep 0.5
 rss() { awk '/VmRSS/ {print int($2/1024) " MB"}' /proc/$1/status; }
 IDLE_RSS=$(rss $gw_pid)
@@ -90,7 +109,8 @@ IDLE_RSS=$(rss $gw_pid)
 # wrk -> "rps p50_ms p99_ms"
 run() {
   local url=$1 out
-  out=$(pin "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$url")
+  shift
+  out=$(pin "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$@" "$url")
   echo "$out" | awk '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
     /Requests\/sec/ { rps=$2 }
@@ -103,14 +123,19 @@ run() {
 # warm up both
 pin "$LOAD_CPU" wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$PGW/" >/dev/null
 pin "$LOAD_CPU" wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$NGX/" >/dev/null
+pin "$LOAD_CPU" wrk -t1 -c"$CONNS" -d2s -H "apikey: bench-key" "http://127.0.0.1:$PGW2/" >/dev/null
 
 declare -A sum_rps sum50 sum99
-for name in portico nginx; do sum_rps[$name]=0; sum50[$name]=0; sum99[$name]=0; done
+NAMES="portico portico+plugins nginx"
+for name in $NAMES; do sum_rps[$name]=0; sum50[$name]=0; sum99[$name]=0; done
 for r in $(seq 1 "$ROUNDS"); do
-  for name in portico nginx; do
-    url="http://127.0.0.1:$PGW/"; [ $name = nginx ] && url="http://127.0.0.1:$NGX/"
-    read -r rps p50 p99 err < <(run "$url")
-    printf 'round %d %-8s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms  %s\n' "$r" "$name" "$rps" "$p50" "$p99" "$err"
+  for name in $NAMES; do
+    case $name in
+      portico) read -r rps p50 p99 err < <(run "http://127.0.0.1:$PGW/") ;;
+      portico+plugins) read -r rps p50 p99 err < <(run "http://127.0.0.1:$PGW2/" -H "apikey: bench-key") ;;
+      nginx) read -r rps p50 p99 err < <(run "http://127.0.0.1:$NGX/") ;;
+    esac
+    printf 'round %d %-16s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms  %s\n' "$r" "$name" "$rps" "$p50" "$p99" "$err"
     sum_rps[$name]=$(echo "${sum_rps[$name]} + $rps" | bc -l)
     sum50[$name]=$(echo "${sum50[$name]} + $p50" | bc -l)
     sum99[$name]=$(echo "${sum99[$name]} + $p99" | bc -l)
@@ -120,10 +145,11 @@ LOAD_RSS=$(rss $gw_pid)
 
 echo
 echo "== $(nproc) cores, wrk -t1 -c$CONNS -d${DURATION}s x $ROUNDS rounds, one worker per proxy on cpu $PROXY_CPU, wrk + upstream on cpu $LOAD_CPU =="
-printf '%-10s %12s %10s %10s\n' proxy 'req/s' 'p50 ms' 'p99 ms'
-for name in portico nginx; do
-  printf '%-10s %12.0f %10.3f %10.3f\n' "$name" "$(echo "${sum_rps[$name]}/$ROUNDS" | bc -l)" "$(echo "${sum50[$name]}/$ROUNDS" | bc -l)" "$(echo "${sum99[$name]}/$ROUNDS" | bc -l)"
+printf '%-16s %12s %10s %10s\n' proxy 'req/s' 'p50 ms' 'p99 ms'
+for name in $NAMES; do
+  printf '%-16s %12.0f %10.3f %10.3f\n' "$name" "$(echo "${sum_rps[$name]}/$ROUNDS" | bc -l)" "$(echo "${sum50[$name]}/$ROUNDS" | bc -l)" "$(echo "${sum99[$name]}/$ROUNDS" | bc -l)"
 done
 printf 'throughput ratio portico/nginx: %.2fx\n' "$(echo "${sum_rps[portico]} / ${sum_rps[nginx]}" | bc -l)"
+printf 'throughput ratio portico+plugins (key-auth, rate-limiting local)/portico: %.2fx\n' "$(echo "${sum_rps[portico+plugins]} / ${sum_rps[portico]}" | bc -l)"
 printf 'p99 ratio portico/nginx: %.2fx\n' "$(echo "${sum99[portico]} / ${sum99[nginx]}" | bc -l)"
 echo "portico RSS: idle $IDLE_RSS, after load $LOAD_RSS"

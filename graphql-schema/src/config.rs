@@ -46,8 +46,7 @@ impl Config {
     /// hash on the platform and on every node.
     pub fn hash(&self) -> String {
         let bytes = serde_json::to_vec(self).unwrap_or_default();
-        let d = sha2::Sha256::digest(&bytes);
-        d.iter().map(|b| format!("{b:02x}")).collect()
+        crate::entity::consumer::hex(&sha2::Sha256::digest(&bytes))
     }
 
     pub fn counts(&self) -> EntityCounts {

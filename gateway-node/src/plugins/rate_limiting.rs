@@ -174,6 +174,8 @@ fn roll(s: Slot, start: u64, len: u64) -> (u64, u64) {
 pub struct RateLimiting {
     cfg: RateLimitingConfig,
     plugin: Uuid,
+    /// `<plugin id>|`, the start of every local counter key.
+    key_prefix: String,
     limits: Arc<Vec<Limit>>,
     status: StatusCode,
     redis: Option<RedisTarget>,
@@ -299,6 +301,7 @@ impl RateLimiting {
         Ok(RateLimiting {
             cfg,
             plugin,
+            key_prefix: format!("{plugin}|"),
             limits: Arc::new(limits),
             status,
             redis,
@@ -312,7 +315,8 @@ impl RateLimiting {
             "consumer" => ctx
                 .identity
                 .as_ref()
-                .map(|i| i.consumer.id.to_string())
+                .and_then(|i| i.consumer.id_value.to_str().ok())
+                .map(str::to_string)
                 .unwrap_or_else(ip),
             "credential" => ctx
                 .identity
@@ -364,7 +368,11 @@ impl Plugin for RateLimiting {
         let mut usage = Vec::with_capacity(self.limits.len());
         for l in self.limits.iter() {
             let (start, len) = l.period.window(now);
-            let key = format!("{}|{}|{}", self.plugin, id, l.period.title());
+            let mut key = String::with_capacity(self.key_prefix.len() + id.len() + 8);
+            key.push_str(&self.key_prefix);
+            key.push_str(&id);
+            key.push('|');
+            key.push_str(l.period.title());
             usage.push(Usage {
                 used: STORE.usage(&key, start, len, now_ms, sliding),
                 reset: (start + len).saturating_sub(now).max(1),

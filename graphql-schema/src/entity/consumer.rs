@@ -121,10 +121,18 @@ pub struct KeyAuthCredential {
 
 /// SHA-256 hex digest of a secret.
 pub fn digest(secret: &str) -> String {
-    sha2::Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&sha2::Sha256::digest(secret.as_bytes()))
+}
+
+/// Lower-case hex of `bytes` (on the request path: no formatting machinery).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
 }
 
 impl KeyAuthCredentialConfig {
