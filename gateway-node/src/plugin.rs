@@ -38,6 +38,8 @@ pub struct ConsumerRt {
     pub group_ids: Vec<Uuid>,
     /// Group names, comma-separated (`X-Consumer-Groups`).
     pub groups: Option<String>,
+    /// ACL groups (`acls` entries), for the acl plugin.
+    pub acl_groups: Vec<String>,
 }
 
 /// Consumers and credentials, indexed for authentication plugins.
@@ -47,6 +49,8 @@ pub struct Consumers {
     pub by_username: HashMap<String, Arc<ConsumerRt>>,
     /// key-auth: SHA-256 of the key -> (consumer, credential id)
     pub keyauth: HashMap<String, (Arc<ConsumerRt>, Uuid)>,
+    /// basic-auth: username -> (consumer, credential id, password digest)
+    pub basicauth: HashMap<String, (Arc<ConsumerRt>, Uuid, String)>,
 }
 
 impl Consumers {
@@ -71,10 +75,24 @@ impl Consumers {
                 custom_id: k.custom_id.clone(),
                 group_ids: k.groups.clone(),
                 groups: (!groups.is_empty()).then(|| groups.join(", ")),
+                acl_groups: config
+                    .acls
+                    .iter()
+                    .filter(|a| a.consumer_id == k.id)
+                    .map(|a| a.group.clone())
+                    .collect(),
             });
             c.by_id.insert(k.id, rt.clone());
             if let Some(u) = &k.username {
                 c.by_username.insert(u.clone(), rt.clone());
+            }
+        }
+        for cred in &config.basicauth_credentials {
+            if let Some(rt) = c.by_id.get(&cred.consumer_id) {
+                c.basicauth.insert(
+                    cred.username.clone(),
+                    (rt.clone(), cred.id, cred.password_sha256.clone()),
+                );
             }
         }
         for cred in &config.keyauth_credentials {
@@ -167,6 +185,15 @@ fn build(p: &PluginEntity, consumers: &Consumers) -> Result<Arc<dyn Plugin>, Str
             p.id,
             serde_json::from_value(cfg).map_err(de)?,
         )?),
+        "basic-auth" => Arc::new(basic_auth::BasicAuth::new(
+            serde_json::from_value(cfg).map_err(de)?,
+            consumers,
+        )?),
+        "acl" => Arc::new(acl::Acl::new(serde_json::from_value(cfg).map_err(de)?)),
+        "ip-restriction" => Arc::new(ip_restriction::IpRestriction::new(
+            serde_json::from_value(cfg).map_err(de)?,
+        )?),
+        "cors" => Arc::new(cors::Cors::new(serde_json::from_value(cfg).map_err(de)?)?),
         "request-termination" => Arc::new(request_termination::RequestTermination::new(
             serde_json::from_value(cfg).map_err(de)?,
         )),
@@ -386,6 +413,11 @@ impl Chains {
                 }
             }
             let after = ctx.identity.as_ref().map(|id| id.consumer.id);
+            if after != before {
+                // as Kong's auth plugins do, right when the consumer is known, so
+                // later plugins (acl) can refine these headers
+                set_consumer_headers(ctx.headers, ctx.identity.as_ref());
+            }
             if after != before
                 && let Some(c) = after.and_then(|c| self.for_consumer(route, c))
             {

@@ -1,7 +1,11 @@
 //! The plugin handlers, one module per plugin (its config type lives in
 //! `graphql_schema::plugin_config`).
 
+pub mod acl;
+pub mod basic_auth;
 pub mod correlation_id;
+pub mod cors;
+pub mod ip_restriction;
 pub mod key_auth;
 pub mod rate_limiting;
 pub mod request_termination;

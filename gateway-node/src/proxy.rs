@@ -295,9 +295,6 @@ impl Proxy {
                 response_headers: Vec::new(),
             };
             let (chain, early) = cfg.chains.access(m.route, &mut ctx).await;
-            if ctx.identity.is_some() {
-                crate::plugin::set_consumer_headers(ctx.headers, ctx.identity.as_ref());
-            }
             query_owned = ctx.query.take();
             let after = chain.map(|chain| crate::plugin::AfterAccess {
                 chain,

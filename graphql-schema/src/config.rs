@@ -21,6 +21,8 @@ pub struct Config {
     pub consumers: Vec<Consumer>,
     pub consumer_groups: Vec<ConsumerGroup>,
     pub keyauth_credentials: Vec<KeyAuthCredential>,
+    pub basicauth_credentials: Vec<crate::entity::BasicAuthCredential>,
+    pub acls: Vec<crate::entity::AclGroup>,
     pub plugins: Vec<Plugin>,
 }
 
@@ -60,7 +62,7 @@ impl Config {
             ca_certificates: self.ca_certificates.len(),
             consumers: self.consumers.len(),
             consumer_groups: self.consumer_groups.len(),
-            credentials: self.keyauth_credentials.len(),
+            credentials: self.keyauth_credentials.len() + self.basicauth_credentials.len(),
             plugins: self.plugins.len(),
         }
     }

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::config::Config;
 use crate::entity::certificate::{SniConfig, SniObject};
+use crate::entity::{AclGroupConfig, BasicAuthCredentialConfig};
 use crate::entity::{
     CaCertificateConfig, CertificateConfig, ConsumerConfig, ConsumerGroupConfig,
     KeyAuthCredentialConfig, PluginConfig, PluginScope, RouteConfig, ServiceConfig, TargetConfig,
@@ -348,6 +349,30 @@ pub fn load_value(doc: &Value) -> Result<Loaded, InvalidConfig> {
                 b.config.keyauth_credentials.push(k);
             }
         }
+        for (bp, bv) in array_items(
+            v.get("basicauth_credentials"),
+            &p.field("basicauth_credentials"),
+            &mut errors,
+        ) {
+            let k: Option<BasicAuthCredentialConfig> = read_entity(&bv, &bp, &[], &mut errors);
+            if let Some(k) = k.and_then(|k| k.validate(&c, &bp, &mut errors))
+                && b.unique(
+                    "basicauth_credential",
+                    "username",
+                    k.username.clone(),
+                    &bp,
+                    &mut errors,
+                )
+            {
+                b.config.basicauth_credentials.push(k);
+            }
+        }
+        for (ap, av) in array_items(v.get("acls"), &p.field("acls"), &mut errors) {
+            let a: Option<AclGroupConfig> = read_entity(&av, &ap, &[], &mut errors);
+            if let Some(a) = a.and_then(|a| a.validate(&c, &ap, &mut errors)) {
+                b.config.acls.push(a);
+            }
+        }
         let scope = PluginScope {
             consumer: Some(c.id),
             ..PluginScope::default()
@@ -453,9 +478,7 @@ pub fn load_value(doc: &Value) -> Result<Loaded, InvalidConfig> {
 
 /// Credential types a later Portico release adds.
 const LATER_CREDENTIALS: &[&str] = &[
-    "basicauth_credentials",
     "jwt_secrets",
-    "acls",
     "hmacauth_credentials",
     "oauth2_credentials",
     "mtls_auth_credentials",

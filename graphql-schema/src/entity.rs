@@ -10,8 +10,8 @@ pub mod upstream;
 
 pub use certificate::{CaCertificate, CaCertificateConfig, Certificate, CertificateConfig, Sni};
 pub use consumer::{
-    Consumer, ConsumerConfig, ConsumerGroup, ConsumerGroupConfig, KeyAuthCredential,
-    KeyAuthCredentialConfig,
+    AclGroup, AclGroupConfig, BasicAuthCredential, BasicAuthCredentialConfig, Consumer,
+    ConsumerConfig, ConsumerGroup, ConsumerGroupConfig, KeyAuthCredential, KeyAuthCredentialConfig,
 };
 pub use plugin::{Plugin, PluginConfig, PluginScope};
 pub use route::{PathHandling, Route, RouteConfig};

@@ -2,7 +2,11 @@
 //! path on every error. A validated config is stored with all defaults filled in,
 //! so the node never guesses a default.
 
+pub mod acl;
+pub mod basic_auth;
 pub mod correlation_id;
+pub mod cors;
+pub mod ip_restriction;
 pub mod key_auth;
 pub mod rate_limiting;
 pub mod request_termination;
@@ -33,8 +37,24 @@ pub const PLUGINS: &[PluginInfo] = &[
         priority: 100_001,
     },
     PluginInfo {
+        name: "cors",
+        priority: 2000,
+    },
+    PluginInfo {
         name: "key-auth",
         priority: 1250,
+    },
+    PluginInfo {
+        name: "basic-auth",
+        priority: 1100,
+    },
+    PluginInfo {
+        name: "ip-restriction",
+        priority: 990,
+    },
+    PluginInfo {
+        name: "acl",
+        priority: 950,
     },
     PluginInfo {
         name: "rate-limiting",
@@ -48,11 +68,7 @@ pub const PLUGINS: &[PluginInfo] = &[
 
 /// Kong plugins a later Portico release adds: named as such in errors.
 const LATER: &[&str] = &[
-    "basic-auth",
     "jwt",
-    "acl",
-    "ip-restriction",
-    "cors",
     "request-size-limiting",
     "request-transformer",
     "response-transformer",
@@ -99,6 +115,10 @@ pub fn validate(
     match name {
         "correlation-id" => typed::<correlation_id::CorrelationIdConfig>(config, path, errors),
         "key-auth" => typed::<key_auth::KeyAuthConfig>(config, path, errors),
+        "basic-auth" => typed::<basic_auth::BasicAuthConfig>(config, path, errors),
+        "acl" => typed::<acl::AclConfig>(config, path, errors),
+        "ip-restriction" => typed::<ip_restriction::IpRestrictionConfig>(config, path, errors),
+        "cors" => typed::<cors::CorsConfig>(config, path, errors),
         "rate-limiting" => typed::<rate_limiting::RateLimitingConfig>(config, path, errors),
         "request-termination" => {
             typed::<request_termination::RequestTerminationConfig>(config, path, errors)
@@ -199,9 +219,34 @@ mod tests {
                 "plugins[0].config.generator: expected one of: uuid, uuid#counter, tracker",
             ),
             (
-                "cors",
+                "jwt",
                 serde_json::json!({}),
-                "plugins[0].name: plugin 'cors' is not supported by Portico yet",
+                "plugins[0].name: plugin 'jwt' is not supported by Portico yet",
+            ),
+            (
+                "ip-restriction",
+                serde_json::json!({}),
+                "plugins[0].config: at least one of these fields must be non-empty",
+            ),
+            (
+                "ip-restriction",
+                serde_json::json!({"allow": ["10.0.0.0/33"]}),
+                "plugins[0].config.allow[0]: invalid ip or cidr range",
+            ),
+            (
+                "acl",
+                serde_json::json!({"allow": ["a"], "deny": ["b"]}),
+                "plugins[0].config: exactly one of these fields must be non-empty",
+            ),
+            (
+                "cors",
+                serde_json::json!({"methods": ["FETCH"]}),
+                "plugins[0].config.methods[0]: expected one of",
+            ),
+            (
+                "cors",
+                serde_json::json!({"origins": ["https://(a"]}),
+                "plugins[0].config.origins[0]: invalid regex",
             ),
             (
                 "rate-limiting",
@@ -246,10 +291,11 @@ mod tests {
     #[test]
     fn every_plugin_has_a_schema() {
         for p in PLUGINS {
-            let minimal = if p.name == "rate-limiting" {
-                serde_json::json!({"minute": 1})
-            } else {
-                serde_json::json!({})
+            let minimal = match p.name {
+                "rate-limiting" => serde_json::json!({"minute": 1}),
+                "ip-restriction" => serde_json::json!({"allow": ["127.0.0.1"]}),
+                "acl" => serde_json::json!({"allow": ["admins"]}),
+                _ => serde_json::json!({}),
             };
             assert!(run(p.name, minimal).is_ok(), "{}", p.name);
         }

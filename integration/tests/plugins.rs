@@ -255,3 +255,148 @@ async fn rate_limiting_local_counts_per_identifier_and_survives_reloads() {
     let r = send(c.get(gw.url("/open")).header("x-user", "u1")).await;
     assert_eq!(r.status, 429, "limits survive a reload");
 }
+
+fn auth_config(up: &EchoServer) -> String {
+    format!(
+        r#"_format_version: "3.0"
+services:
+- name: svc
+  url: {}
+  routes:
+  - name: basic
+    paths: [/basic]
+    plugins:
+    - name: basic-auth
+      config: {{hide_credentials: true}}
+    - name: acl
+      config: {{allow: [admins]}}
+  - name: local-only
+    paths: [/local]
+    plugins:
+    - name: ip-restriction
+      config: {{allow: [127.0.0.0/8]}}
+  - name: nobody
+    paths: [/nobody]
+    plugins:
+    - name: ip-restriction
+      config: {{deny: [0.0.0.0/0, "::/0"], status: 401, message: go away}}
+  - name: cors
+    paths: [/cors]
+    plugins:
+    - name: cors
+      config:
+        origins: [https://app.example.com, "https://.*\\.example\\.org"]
+        credentials: true
+        exposed_headers: [x-total]
+        max_age: 600
+consumers:
+- username: admin
+  basicauth_credentials:
+  - {{username: admin, password: s3cret}}
+  acls:
+  - group: admins
+- username: user
+  basicauth_credentials:
+  - {{username: user, password: pw}}
+  acls:
+  - group: users
+"#,
+        up.url()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_auth_and_acl() {
+    let up = EchoServer::start("up").await;
+    let gw = Gateway::start(&auth_config(&up)).await;
+    let c = client();
+    let r = send(c.get(gw.url("/basic"))).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json()["message"], "Unauthorized");
+    assert_eq!(
+        r.header("www-authenticate").as_deref(),
+        Some("Basic realm=\"service\"")
+    );
+    let r = send(c.get(gw.url("/basic")).basic_auth("admin", Some("wrong"))).await;
+    assert_eq!(r.status, 401);
+    let r = send(c.get(gw.url("/basic")).basic_auth("admin", Some("s3cret"))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.upstream_header("x-consumer-username").as_deref(),
+        Some("admin")
+    );
+    assert_eq!(
+        r.upstream_header("x-consumer-groups").as_deref(),
+        Some("admins")
+    );
+    assert_eq!(r.upstream_header("authorization"), None, "hide_credentials");
+    // authenticated but not in an allowed group
+    let r = send(c.get(gw.url("/basic")).basic_auth("user", Some("pw"))).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.json()["message"], "You cannot consume this service");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ip_restriction_allow_and_deny() {
+    let up = EchoServer::start("up").await;
+    let gw = Gateway::start(&auth_config(&up)).await;
+    let c = client();
+    assert_eq!(send(c.get(gw.url("/local"))).await.status, 200);
+    let r = send(c.get(gw.url("/nobody"))).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json()["message"], "go away");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_preflight_and_simple_requests() {
+    let up = EchoServer::start("up").await;
+    let gw = Gateway::start(&auth_config(&up)).await;
+    let c = client();
+    let r = send(
+        c.request(http::Method::OPTIONS, gw.url("/cors"))
+            .header("origin", "https://app.example.com")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "x-a, x-b"),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(up.hits(), 0, "preflight answered by the gateway");
+    assert_eq!(
+        r.header("access-control-allow-origin").as_deref(),
+        Some("https://app.example.com")
+    );
+    assert_eq!(
+        r.header("access-control-allow-credentials").as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        r.header("access-control-allow-headers").as_deref(),
+        Some("x-a, x-b")
+    );
+    assert_eq!(r.header("access-control-max-age").as_deref(), Some("600"));
+    assert!(
+        r.header("access-control-allow-methods")
+            .unwrap_or_default()
+            .contains("POST")
+    );
+
+    // a regex origin on a simple request
+    let r = send(
+        c.get(gw.url("/cors"))
+            .header("origin", "https://shop.example.org"),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("access-control-allow-origin").as_deref(),
+        Some("https://shop.example.org")
+    );
+    assert_eq!(
+        r.header("access-control-expose-headers").as_deref(),
+        Some("x-total")
+    );
+    // an origin not allowed gets no CORS headers
+    let r = send(c.get(gw.url("/cors")).header("origin", "https://evil.test")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("access-control-allow-origin"), None);
+}

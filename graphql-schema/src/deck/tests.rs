@@ -314,10 +314,9 @@ plugins:
         .map(|p| p.config["key_names"].clone());
     assert_eq!(kh, Some(serde_json::json!(["x-key"])));
     let w: Vec<String> = l.warnings.iter().map(|w| w.to_string()).collect();
-    assert!(
-        w.contains(&"consumers[0].acls: not supported yet: 1 entries ignored".to_string()),
-        "{w:?}"
-    );
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(c.acls.len(), 1);
+    assert_eq!(c.acls[0].group, "admins");
 }
 
 #[test]

@@ -181,3 +181,102 @@ impl KeyAuthCredentialConfig {
         })
     }
 }
+
+/// A `basicauth_credentials` entry as decK writes it.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuthCredentialConfig {
+    pub id: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub consumer: Option<serde_json::Value>,
+    pub created_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BasicAuthCredential {
+    pub id: Uuid,
+    pub consumer_id: Uuid,
+    pub username: String,
+    /// SHA-256 (hex) of `<consumer id>:<password>`; the password is not kept.
+    pub password_sha256: String,
+    pub tags: Vec<String>,
+    #[serde(skip)]
+    pub source: String,
+}
+
+/// The digest basic-auth keeps of a password (salted with the consumer id).
+pub fn password_digest(consumer: Uuid, password: &str) -> String {
+    digest(&format!("{consumer}:{password}"))
+}
+
+impl BasicAuthCredentialConfig {
+    pub fn validate(
+        &self,
+        consumer: &Consumer,
+        path: &Path,
+        errors: &mut Errors,
+    ) -> Option<BasicAuthCredential> {
+        let id = parse_id(&self.id, path, errors);
+        let (Some(username), Some(password)) = (&self.username, &self.password) else {
+            for (f, v) in [
+                ("username", self.username.is_none()),
+                ("password", self.password.is_none()),
+            ] {
+                if v {
+                    errors.add(path.field(f), "required field missing");
+                }
+            }
+            return None;
+        };
+        Some(BasicAuthCredential {
+            id: id.unwrap_or_else(|| derive_id("basicauth_credential", username)),
+            consumer_id: consumer.id,
+            username: username.clone(),
+            password_sha256: password_digest(consumer.id, password),
+            tags: self.tags.clone().unwrap_or_default(),
+            source: path.to_string(),
+        })
+    }
+}
+
+/// An `acls` entry: a consumer's membership of an ACL group.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AclGroupConfig {
+    pub id: Option<String>,
+    pub group: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub consumer: Option<serde_json::Value>,
+    pub created_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AclGroup {
+    pub id: Uuid,
+    pub consumer_id: Uuid,
+    pub group: String,
+    pub tags: Vec<String>,
+}
+
+impl AclGroupConfig {
+    pub fn validate(
+        &self,
+        consumer: &Consumer,
+        path: &Path,
+        errors: &mut Errors,
+    ) -> Option<AclGroup> {
+        let id = parse_id(&self.id, path, errors);
+        let Some(group) = self.group.clone().filter(|g| !g.is_empty()) else {
+            errors.add(path.field("group"), "required field missing");
+            return None;
+        };
+        Some(AclGroup {
+            id: id.unwrap_or_else(|| derive_id("acl", &format!("{}:{group}", consumer.id))),
+            consumer_id: consumer.id,
+            group,
+            tags: self.tags.clone().unwrap_or_default(),
+        })
+    }
+}
