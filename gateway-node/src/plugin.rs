@@ -137,6 +137,10 @@ pub struct Ctx<'a> {
     pub identity: Option<Identity>,
     /// Headers to add to the response to the client.
     pub response_headers: Vec<(HeaderName, HeaderValue)>,
+    /// A path that replaces the joined upstream path (request-transformer).
+    pub upstream_path: Option<String>,
+    /// A method that replaces the client's upstream (request-transformer).
+    pub upstream_method: Option<http::Method>,
 }
 
 /// What `access` decided.
@@ -194,6 +198,12 @@ fn build(p: &PluginEntity, consumers: &Consumers) -> Result<Arc<dyn Plugin>, Str
             serde_json::from_value(cfg).map_err(de)?,
         )?),
         "cors" => Arc::new(cors::Cors::new(serde_json::from_value(cfg).map_err(de)?)?),
+        "request-transformer" => Arc::new(transformer::RequestTransformer::new(
+            serde_json::from_value(cfg).map_err(de)?,
+        )?),
+        "response-transformer" => Arc::new(transformer::ResponseTransformer::new(
+            serde_json::from_value(cfg).map_err(de)?,
+        )?),
         "request-termination" => Arc::new(request_termination::RequestTermination::new(
             serde_json::from_value(cfg).map_err(de)?,
         )),

@@ -9,6 +9,7 @@ pub mod ip_restriction;
 pub mod key_auth;
 pub mod rate_limiting;
 pub mod request_termination;
+pub mod transformer;
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};

@@ -279,6 +279,8 @@ impl Proxy {
         }
         // plugins: access phase (may answer the request itself)
         let mut query_owned: Option<String> = query.map(str::to_string);
+        let mut upstream_path: Option<String> = None;
+        let mut upstream_method: Option<http::Method> = None;
         let mut after_access: Option<crate::plugin::AfterAccess> = None;
         if cfg.chains.for_route(m.route).is_some() {
             let method = req.method().clone();
@@ -293,9 +295,13 @@ impl Proxy {
                 consumers: &cfg.chains.consumers,
                 identity: None,
                 response_headers: Vec::new(),
+                upstream_path: None,
+                upstream_method: None,
             };
             let (chain, early) = cfg.chains.access(m.route, &mut ctx).await;
             query_owned = ctx.query.take();
+            upstream_path = ctx.upstream_path.take();
+            upstream_method = ctx.upstream_method.take();
             let after = chain.map(|chain| crate::plugin::AfterAccess {
                 chain,
                 response_headers: ctx.response_headers,
@@ -321,7 +327,10 @@ impl Proxy {
             .route
             .strip_path
             .then(|| &path[..m.matched_len.min(path.len())]);
-        let joined = uri::upstream_path(svc.service.path.as_deref(), prefix, &path);
+        let joined = match upstream_path {
+            Some(p) => p,
+            None => uri::upstream_path(svc.service.path.as_deref(), prefix, &path),
+        };
         let mut path_and_query = uri::escape(&joined).into_owned();
         if let Some(q) = query {
             path_and_query.push('?');
@@ -333,6 +342,9 @@ impl Proxy {
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
         let client_version = req.version();
         let (mut head, body) = req.into_parts();
+        if let Some(m) = upstream_method {
+            head.method = m;
+        }
         let mut headers = std::mem::take(&mut head.headers);
         strip_hop_by_hop(&mut headers, upgrade);
         // the client's `Expect: 100-continue` was answered by our server side

@@ -10,6 +10,7 @@ pub mod ip_restriction;
 pub mod key_auth;
 pub mod rate_limiting;
 pub mod request_termination;
+pub mod transformer;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -61,6 +62,14 @@ pub const PLUGINS: &[PluginInfo] = &[
         priority: 910,
     },
     PluginInfo {
+        name: "request-transformer",
+        priority: 801,
+    },
+    PluginInfo {
+        name: "response-transformer",
+        priority: 800,
+    },
+    PluginInfo {
         name: "request-termination",
         priority: 2,
     },
@@ -70,8 +79,6 @@ pub const PLUGINS: &[PluginInfo] = &[
 const LATER: &[&str] = &[
     "jwt",
     "request-size-limiting",
-    "request-transformer",
-    "response-transformer",
     "proxy-cache",
     "prometheus",
     "http-log",
@@ -119,6 +126,12 @@ pub fn validate(
         "acl" => typed::<acl::AclConfig>(config, path, errors),
         "ip-restriction" => typed::<ip_restriction::IpRestrictionConfig>(config, path, errors),
         "cors" => typed::<cors::CorsConfig>(config, path, errors),
+        "request-transformer" => {
+            typed::<transformer::RequestTransformerConfig>(config, path, errors)
+        }
+        "response-transformer" => {
+            typed::<transformer::ResponseTransformerConfig>(config, path, errors)
+        }
         "rate-limiting" => typed::<rate_limiting::RateLimitingConfig>(config, path, errors),
         "request-termination" => {
             typed::<request_termination::RequestTerminationConfig>(config, path, errors)
@@ -242,6 +255,31 @@ mod tests {
                 "cors",
                 serde_json::json!({"methods": ["FETCH"]}),
                 "plugins[0].config.methods[0]: expected one of",
+            ),
+            (
+                "request-transformer",
+                serde_json::json!({"add": {"headers": ["nocolon"]}}),
+                "plugins[0].config.add.headers[0]: invalid value: nocolon",
+            ),
+            (
+                "request-transformer",
+                serde_json::json!({"add": {"body": ["a:b"]}}),
+                "plugins[0].config.add.body: body transformations are not supported",
+            ),
+            (
+                "request-transformer",
+                serde_json::json!({"replace": {"uri": "/x/$(uri_captures.id)"}}),
+                "plugins[0].config.replace.uri: templates",
+            ),
+            (
+                "response-transformer",
+                serde_json::json!({"add": {"json": ["a:b"]}}),
+                "plugins[0].config.add.json: JSON body transformations are not supported",
+            ),
+            (
+                "response-transformer",
+                serde_json::json!({"remove": {"header": ["x"]}}),
+                "plugins[0].config.remove.header: unknown field",
             ),
             (
                 "cors",

@@ -400,3 +400,59 @@ async fn cors_preflight_and_simple_requests() {
     assert_eq!(r.status, 200);
     assert_eq!(r.header("access-control-allow-origin"), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_and_response_transformers() {
+    let up = EchoServer::start("up").await;
+    let yaml = format!(
+        r#"_format_version: "3.0"
+services:
+- name: svc
+  url: {}/base
+  routes:
+  - name: t
+    paths: [/t]
+    plugins:
+    - name: request-transformer
+      config:
+        http_method: POST
+        remove: {{headers: [x-drop], querystring: [secret]}}
+        rename: {{headers: ["x-old:x-new"]}}
+        replace: {{headers: ["x-rep:replaced"], uri: /rewritten}}
+        add: {{headers: ["x-added:1", "x-keep:overwritten?"], querystring: ["q:1"]}}
+        append: {{headers: ["x-multi:b"]}}
+    - name: response-transformer
+      config:
+        remove: {{headers: [x-kong-upstream-latency]}}
+        add: {{headers: ["x-resp:added"]}}
+"#,
+        up.url()
+    );
+    let gw = Gateway::start(&yaml).await;
+    let r = send(
+        client()
+            .get(gw.url("/t/x?secret=1&keep=2"))
+            .header("x-drop", "1")
+            .header("x-old", "o")
+            .header("x-rep", "r")
+            .header("x-keep", "mine")
+            .header("x-multi", "a"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let j = r.json();
+    assert_eq!(j["method"], "POST");
+    assert_eq!(j["path"], "/rewritten?keep=2&q=1");
+    assert_eq!(r.upstream_header("x-drop"), None);
+    assert_eq!(r.upstream_header("x-old"), None);
+    assert_eq!(r.upstream_header("x-new").as_deref(), Some("o"));
+    assert_eq!(r.upstream_header("x-rep").as_deref(), Some("replaced"));
+    assert_eq!(r.upstream_header("x-added").as_deref(), Some("1"));
+    assert_eq!(
+        r.upstream_header("x-keep").as_deref(),
+        Some("mine"),
+        "add does not overwrite"
+    );
+    assert_eq!(r.header("x-resp").as_deref(), Some("added"));
+    assert_eq!(r.header("x-kong-upstream-latency"), None);
+}

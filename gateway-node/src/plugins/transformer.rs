@@ -1,0 +1,264 @@
+//! `request-transformer` (priority 801) and `response-transformer` (800): Kong's
+//! remove, rename, replace, add, append on headers and query arguments (request:
+//! also `replace.uri` and `http_method`), applied in that order.
+
+use graphql_schema::plugin_config::transformer::{
+    RequestTransformerConfig, ResponseTransformerConfig, pair,
+};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+
+use crate::plugin::{Ctx, Flow, Plugin};
+
+/// One header operation, parsed once.
+enum HeaderOp {
+    Remove(HeaderName),
+    Rename(HeaderName, HeaderName),
+    Replace(HeaderName, HeaderValue),
+    Add(HeaderName, HeaderValue),
+    Append(HeaderName, HeaderValue),
+}
+
+fn name(s: &str) -> Result<HeaderName, String> {
+    HeaderName::from_bytes(s.trim().to_ascii_lowercase().as_bytes())
+        .map_err(|e| format!("'{s}': {e}"))
+}
+
+fn value(s: &str) -> Result<HeaderValue, String> {
+    HeaderValue::from_str(s).map_err(|e| format!("'{s}': {e}"))
+}
+
+fn split(item: &str) -> Result<(&str, &str), String> {
+    pair(item).ok_or_else(|| format!("invalid value: {item}"))
+}
+
+fn header_ops(
+    remove: &[String],
+    rename: &[String],
+    replace: &[String],
+    add: &[String],
+    append: &[String],
+) -> Result<Vec<HeaderOp>, String> {
+    let mut ops = Vec::new();
+    for r in remove {
+        ops.push(HeaderOp::Remove(name(r)?));
+    }
+    for r in rename {
+        let (a, b) = split(r)?;
+        ops.push(HeaderOp::Rename(name(a)?, name(b)?));
+    }
+    for r in replace {
+        let (a, b) = split(r)?;
+        ops.push(HeaderOp::Replace(name(a)?, value(b)?));
+    }
+    for r in add {
+        let (a, b) = split(r)?;
+        ops.push(HeaderOp::Add(name(a)?, value(b)?));
+    }
+    for r in append {
+        let (a, b) = split(r)?;
+        ops.push(HeaderOp::Append(name(a)?, value(b)?));
+    }
+    Ok(ops)
+}
+
+fn apply_headers(ops: &[HeaderOp], h: &mut HeaderMap) {
+    for op in ops {
+        match op {
+            HeaderOp::Remove(n) => {
+                h.remove(n);
+            }
+            HeaderOp::Rename(from, to) => {
+                let values: Vec<HeaderValue> = h.get_all(from).iter().cloned().collect();
+                if !values.is_empty() {
+                    h.remove(from);
+                    for v in values {
+                        h.append(to.clone(), v);
+                    }
+                }
+            }
+            HeaderOp::Replace(n, v) => {
+                if h.contains_key(n) {
+                    h.insert(n.clone(), v.clone());
+                }
+            }
+            HeaderOp::Add(n, v) => {
+                if !h.contains_key(n) {
+                    h.insert(n.clone(), v.clone());
+                }
+            }
+            HeaderOp::Append(n, v) => {
+                h.append(n.clone(), v.clone());
+            }
+        }
+    }
+}
+
+/// Query operations on `k=v` pairs kept in order.
+enum QueryOp {
+    Remove(String),
+    Rename(String, String),
+    Replace(String, String),
+    Add(String, String),
+    Append(String, String),
+}
+
+fn apply_query(ops: &[QueryOp], q: Option<String>) -> Option<String> {
+    if ops.is_empty() {
+        return q;
+    }
+    let mut args: Vec<(String, String)> = q
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (kv.to_string(), String::new()),
+        })
+        .collect();
+    for op in ops {
+        match op {
+            QueryOp::Remove(k) => args.retain(|(a, _)| a != k),
+            QueryOp::Rename(from, to) => {
+                for (a, _) in args.iter_mut().filter(|(a, _)| a == from) {
+                    *a = to.clone();
+                }
+            }
+            QueryOp::Replace(k, v) => {
+                for (_, b) in args.iter_mut().filter(|(a, _)| a == k) {
+                    *b = v.clone();
+                }
+            }
+            QueryOp::Add(k, v) => {
+                if !args.iter().any(|(a, _)| a == k) {
+                    args.push((k.clone(), v.clone()));
+                }
+            }
+            QueryOp::Append(k, v) => args.push((k.clone(), v.clone())),
+        }
+    }
+    let s: Vec<String> = args
+        .into_iter()
+        .map(|(k, v)| if v.is_empty() { k } else { format!("{k}={v}") })
+        .collect();
+    (!s.is_empty()).then(|| s.join("&"))
+}
+
+pub struct RequestTransformer {
+    headers: Vec<HeaderOp>,
+    query: Vec<QueryOp>,
+    uri: Option<String>,
+    method: Option<Method>,
+}
+
+impl RequestTransformer {
+    pub fn new(c: RequestTransformerConfig) -> Result<RequestTransformer, String> {
+        let headers = header_ops(
+            &c.remove.headers,
+            &c.rename.headers,
+            &c.replace.headers,
+            &c.add.headers,
+            &c.append.headers,
+        )?;
+        let mut query = Vec::new();
+        for k in &c.remove.querystring {
+            query.push(QueryOp::Remove(k.clone()));
+        }
+        for (list, make) in [
+            (
+                &c.rename.querystring,
+                QueryOp::Rename as fn(String, String) -> QueryOp,
+            ),
+            (&c.replace.querystring, QueryOp::Replace),
+            (&c.add.querystring, QueryOp::Add),
+            (&c.append.querystring, QueryOp::Append),
+        ] {
+            for item in list {
+                let (a, b) = split(item)?;
+                query.push(make(a.to_string(), b.to_string()));
+            }
+        }
+        let method = c
+            .http_method
+            .as_deref()
+            .map(|m| Method::from_bytes(m.as_bytes()).map_err(|e| format!("http_method: {e}")))
+            .transpose()?;
+        Ok(RequestTransformer {
+            headers,
+            query,
+            uri: c.replace.uri,
+            method,
+        })
+    }
+}
+
+impl Plugin for RequestTransformer {
+    fn name(&self) -> &'static str {
+        "request-transformer"
+    }
+
+    fn access(&self, ctx: &mut Ctx<'_>) -> Flow {
+        apply_headers(&self.headers, ctx.headers);
+        ctx.query = apply_query(&self.query, ctx.query.take());
+        if let Some(u) = &self.uri {
+            ctx.upstream_path = Some(u.clone());
+        }
+        if let Some(m) = &self.method {
+            ctx.upstream_method = Some(m.clone());
+        }
+        Flow::Continue
+    }
+}
+
+pub struct ResponseTransformer {
+    headers: Vec<HeaderOp>,
+}
+
+impl ResponseTransformer {
+    pub fn new(c: ResponseTransformerConfig) -> Result<ResponseTransformer, String> {
+        Ok(ResponseTransformer {
+            headers: header_ops(
+                &c.remove.headers,
+                &c.rename.headers,
+                &c.replace.headers,
+                &c.add.headers,
+                &c.append.headers,
+            )?,
+        })
+    }
+}
+
+impl Plugin for ResponseTransformer {
+    fn name(&self) -> &'static str {
+        "response-transformer"
+    }
+
+    fn response_headers(&self, _status: StatusCode, headers: &mut HeaderMap) {
+        apply_headers(&self.headers, headers);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_ops_in_kongs_order() {
+        let ops = vec![
+            QueryOp::Remove("drop".into()),
+            QueryOp::Rename("old".into(), "new".into()),
+            QueryOp::Replace("r".into(), "2".into()),
+            QueryOp::Add("a".into(), "1".into()),
+            QueryOp::Add("keep".into(), "no".into()),
+            QueryOp::Append("keep".into(), "yes".into()),
+        ];
+        assert_eq!(
+            apply_query(&ops, Some("drop=1&old=x&r=1&keep=0".into())).as_deref(),
+            Some("new=x&r=2&keep=0&a=1&keep=yes")
+        );
+        assert_eq!(
+            apply_query(&[QueryOp::Remove("a".into())], Some("a=1".into())),
+            None
+        );
+    }
+}

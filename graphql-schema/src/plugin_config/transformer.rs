@@ -1,0 +1,181 @@
+//! `request-transformer` and `response-transformer`: Kong's `key:value` lists that
+//! remove, rename, replace, add and append headers, query arguments (and for the
+//! request, the path and method). Body transformations and `$(...)` templates are
+//! not supported yet and are refused with their path.
+
+use serde::{Deserialize, Serialize};
+
+use super::CheckConfig;
+use crate::error::{Errors, Path};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RequestParts {
+    pub headers: Vec<String>,
+    pub querystring: Vec<String>,
+    pub body: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RequestReplace {
+    pub headers: Vec<String>,
+    pub querystring: Vec<String>,
+    pub body: Vec<String>,
+    pub uri: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RequestTransformerConfig {
+    pub http_method: Option<String>,
+    pub remove: RequestParts,
+    pub rename: RequestParts,
+    pub replace: RequestReplace,
+    pub add: RequestParts,
+    pub append: RequestParts,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResponseParts {
+    pub headers: Vec<String>,
+    pub json: Vec<String>,
+    pub json_types: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResponseRemove {
+    pub headers: Vec<String>,
+    pub json: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResponseTransformerConfig {
+    pub remove: ResponseRemove,
+    pub rename: ResponseRemove,
+    pub replace: ResponseParts,
+    pub add: ResponseParts,
+    pub append: ResponseParts,
+}
+
+/// Splits `name:value` (the value may contain further colons).
+pub fn pair(s: &str) -> Option<(&str, &str)> {
+    s.split_once(':')
+}
+
+fn check_list(list: &[String], needs_value: bool, path: &Path, errors: &mut Errors) {
+    for (i, item) in list.iter().enumerate() {
+        if item.contains("$(") {
+            errors.add(
+                path.index(i),
+                "templates ($(...)) are not supported by Portico yet",
+            );
+        } else if needs_value && pair(item).is_none_or(|(k, _)| k.is_empty()) {
+            errors.add(
+                path.index(i),
+                format!("invalid value: {item} (expected name:value)"),
+            );
+        } else if !needs_value && item.is_empty() {
+            errors.add(path.index(i), "length must be at least 1");
+        }
+    }
+}
+
+fn no_body(list: &[String], path: Path, errors: &mut Errors, what: &str) {
+    if !list.is_empty() {
+        errors.add(
+            path,
+            format!("{what} transformations are not supported by Portico yet"),
+        );
+    }
+}
+
+impl CheckConfig for RequestTransformerConfig {
+    fn check(&self, path: &Path, errors: &mut Errors) {
+        for (op, parts, needs) in [
+            ("remove", &self.remove, false),
+            ("rename", &self.rename, true),
+            ("add", &self.add, true),
+            ("append", &self.append, true),
+        ] {
+            let p = path.field(op);
+            check_list(&parts.headers, needs, &p.field("headers"), errors);
+            check_list(&parts.querystring, needs, &p.field("querystring"), errors);
+            no_body(&parts.body, p.field("body"), errors, "body");
+        }
+        let p = path.field("replace");
+        check_list(&self.replace.headers, true, &p.field("headers"), errors);
+        check_list(
+            &self.replace.querystring,
+            true,
+            &p.field("querystring"),
+            errors,
+        );
+        no_body(&self.replace.body, p.field("body"), errors, "body");
+        if let Some(u) = &self.replace.uri {
+            if u.contains("$(") {
+                errors.add(
+                    p.field("uri"),
+                    "templates ($(...)) are not supported by Portico yet",
+                );
+            } else if !u.starts_with('/') {
+                errors.add(p.field("uri"), "should start with: /");
+            }
+        }
+        if let Some(m) = &self.http_method
+            && (m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase()))
+        {
+            errors.add(path.field("http_method"), format!("invalid value: {m}"));
+        }
+    }
+}
+
+impl CheckConfig for ResponseTransformerConfig {
+    fn check(&self, path: &Path, errors: &mut Errors) {
+        check_list(
+            &self.remove.headers,
+            false,
+            &path.field("remove").field("headers"),
+            errors,
+        );
+        check_list(
+            &self.rename.headers,
+            true,
+            &path.field("rename").field("headers"),
+            errors,
+        );
+        no_body(
+            &self.remove.json,
+            path.field("remove").field("json"),
+            errors,
+            "JSON body",
+        );
+        no_body(
+            &self.rename.json,
+            path.field("rename").field("json"),
+            errors,
+            "JSON body",
+        );
+        for (op, parts) in [
+            ("replace", &self.replace),
+            ("add", &self.add),
+            ("append", &self.append),
+        ] {
+            check_list(
+                &parts.headers,
+                true,
+                &path.field(op).field("headers"),
+                errors,
+            );
+            no_body(
+                &parts.json,
+                path.field(op).field("json"),
+                errors,
+                "JSON body",
+            );
+        }
+    }
+}
