@@ -169,6 +169,15 @@ pub trait Plugin: Send + Sync {
 
     /// The response head before it goes to the client. Default: nothing.
     fn response_headers(&self, _status: http::StatusCode, _headers: &mut HeaderMap) {}
+
+    /// After the response has been sent, with Kong's log entry. Must not block:
+    /// hand the entry to a background task. Default: nothing.
+    fn log(&self, _entry: &Arc<serde_json::Value>) {}
+
+    /// Whether this plugin has a log phase.
+    fn logs(&self) -> bool {
+        false
+    }
 }
 
 /// Builds a plugin's handler from its validated config: the registry, one line
@@ -204,6 +213,12 @@ fn build(p: &PluginEntity, consumers: &Consumers) -> Result<Arc<dyn Plugin>, Str
         "response-transformer" => Arc::new(transformer::ResponseTransformer::new(
             serde_json::from_value(cfg).map_err(de)?,
         )?),
+        "file-log" => Arc::new(crate::plugins::logging::FileLog::new(
+            serde_json::from_value(cfg).map_err(de)?,
+        )?),
+        "http-log" => Arc::new(crate::plugins::logging::HttpLog::new(
+            serde_json::from_value(cfg).map_err(de)?,
+        )?),
         "request-termination" => Arc::new(request_termination::RequestTermination::new(
             serde_json::from_value(cfg).map_err(de)?,
         )),
@@ -224,6 +239,8 @@ pub struct Step {
 #[derive(Clone, Default)]
 pub struct Chain {
     pub steps: Vec<Step>,
+    /// Whether any step has a log phase (entries are only built then).
+    pub logs: bool,
 }
 
 /// Every chain of a config.
@@ -339,7 +356,10 @@ impl Chains {
         };
         let chain = |ps: Vec<&PluginEntity>| -> Option<Arc<Chain>> {
             let steps: Vec<Step> = ps.into_iter().filter_map(step).collect();
-            (!steps.is_empty()).then(|| Arc::new(Chain { steps }))
+            (!steps.is_empty()).then(|| {
+                let logs = steps.iter().any(|s| s.handler.logs());
+                Arc::new(Chain { steps, logs })
+            })
         };
         let scoped: Vec<&graphql_schema::entity::Consumer> = {
             let has_consumer_scope = |c: &graphql_schema::entity::Consumer| {
@@ -503,3 +523,56 @@ pub fn set_consumer_headers(h: &mut HeaderMap, id: Option<&Identity>) {
 
 #[cfg(test)]
 mod tests;
+
+/// What the log phase needs: the chain, the entry so far, when the request began.
+pub struct LogCtx {
+    pub chain: Arc<Chain>,
+    pub tls: bool,
+    pub entry: serde_json::Map<String, serde_json::Value>,
+    pub started: std::time::Instant,
+}
+
+/// Headers as Kong's serializer writes them (lower-case names; credentials hidden).
+pub fn headers_json(h: &HeaderMap) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    for (k, v) in h {
+        let v = if k == http::header::AUTHORIZATION || k == http::header::PROXY_AUTHORIZATION {
+            "REDACTED".to_string()
+        } else {
+            String::from_utf8_lossy(v.as_bytes()).into_owned()
+        };
+        match m.get_mut(k.as_str()) {
+            Some(serde_json::Value::Array(a)) => a.push(v.into()),
+            Some(old) => *old = serde_json::Value::Array(vec![old.clone(), v.into()]),
+            None => {
+                m.insert(k.as_str().to_string(), v.into());
+            }
+        }
+    }
+    serde_json::Value::Object(m)
+}
+
+impl LogCtx {
+    /// Completes the entry and runs the log phase.
+    pub fn finish(
+        mut self,
+        status: u16,
+        headers: serde_json::Value,
+        size: u64,
+        upstream_ms: Option<u64>,
+    ) {
+        let total = self.started.elapsed().as_millis() as u64;
+        self.entry.insert(
+            "response".into(),
+            serde_json::json!({ "status": status, "headers": headers, "size": size }),
+        );
+        let proxy = upstream_ms.unwrap_or(0);
+        self.entry.insert("latencies".into(), serde_json::json!({ "request": total, "proxy": proxy, "kong": total.saturating_sub(proxy) }));
+        let entry = Arc::new(serde_json::Value::Object(self.entry));
+        for s in &self.chain.steps {
+            if if self.tls { s.tls } else { s.plain } {
+                s.handler.log(&entry);
+            }
+        }
+    }
+}

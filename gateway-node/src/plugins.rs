@@ -7,6 +7,7 @@ pub mod correlation_id;
 pub mod cors;
 pub mod ip_restriction;
 pub mod key_auth;
+pub mod logging;
 pub mod rate_limiting;
 pub mod request_termination;
 pub mod transformer;

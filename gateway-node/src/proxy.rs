@@ -233,7 +233,12 @@ impl Proxy {
                 "no Route matched with those values",
             ));
         };
-        Ok(self.route_and_proxy(&cfg, &conn, req).await)
+        let mut log = None;
+        let resp = self.route_and_proxy(&cfg, &conn, req, &mut log).await;
+        Ok(match log {
+            None => resp,
+            Some(l) => with_log(resp, l),
+        })
     }
 
     async fn route_and_proxy(
@@ -241,6 +246,7 @@ impl Proxy {
         cfg: &Compiled,
         conn: &ConnInfo,
         mut req: Request<Incoming>,
+        log: &mut Option<crate::plugin::LogCtx>,
     ) -> Response<ProxyBody> {
         let start = Instant::now();
         // cheap clones (shared bytes), so the request can be taken apart later
@@ -302,6 +308,20 @@ impl Proxy {
             query_owned = ctx.query.take();
             upstream_path = ctx.upstream_path.take();
             upstream_method = ctx.upstream_method.take();
+            if let Some(c) = chain.as_ref().filter(|c| c.logs) {
+                *log = Some(log_start(
+                    c.clone(),
+                    conn,
+                    rt,
+                    &method,
+                    ctx.headers,
+                    host_header,
+                    raw_path,
+                    query,
+                    ctx.identity.as_ref(),
+                    start,
+                ));
+            }
             let after = chain.map(|chain| crate::plugin::AfterAccess {
                 chain,
                 response_headers: ctx.response_headers,
@@ -761,6 +781,132 @@ impl Body for RequestBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// The first half of Kong's log entry: the request, route, service, consumer.
+#[allow(clippy::too_many_arguments)]
+fn log_start(
+    chain: Arc<crate::plugin::Chain>,
+    conn: &ConnInfo,
+    rt: &RouteRt,
+    method: &http::Method,
+    headers: &HeaderMap,
+    host: &str,
+    raw_path: &str,
+    query: Option<&str>,
+    identity: Option<&crate::plugin::Identity>,
+    start: Instant,
+) -> crate::plugin::LogCtx {
+    let uri = match query {
+        Some(q) => format!("{raw_path}?{q}"),
+        None => raw_path.to_string(),
+    };
+    let scheme = if conn.tls { "https" } else { "http" };
+    let size = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    let mut e = serde_json::Map::new();
+    e.insert(
+        "request".into(),
+        serde_json::json!({
+            "method": method.as_str(),
+            "uri": uri,
+            "url": format!("{scheme}://{host}{uri}"),
+            "size": size,
+            "headers": crate::plugin::headers_json(headers),
+        }),
+    );
+    e.insert(
+        "route".into(),
+        serde_json::json!({ "id": rt.route.id, "name": rt.route.name, "paths": rt.route.paths }),
+    );
+    if let Some(s) = &rt.service {
+        e.insert(
+            "service".into(),
+            serde_json::json!({ "id": s.service.id, "name": s.service.name, "host": s.service.host, "port": s.service.port, "protocol": s.service.protocol.as_str(), "path": s.service.path }),
+        );
+    }
+    if let Some(i) = identity {
+        e.insert("consumer".into(), serde_json::json!({ "id": i.consumer.id, "username": i.consumer.username, "custom_id": i.consumer.custom_id }));
+    }
+    e.insert("client_ip".into(), conn.remote.ip().to_string().into());
+    let started_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+        .saturating_sub(start.elapsed().as_millis() as u64);
+    e.insert("started_at".into(), started_at.into());
+    crate::plugin::LogCtx {
+        chain,
+        tls: conn.tls,
+        entry: e,
+        started: start,
+    }
+}
+
+/// Wraps a response so that the log phase runs once its body has been sent.
+fn with_log(resp: Response<ProxyBody>, log: crate::plugin::LogCtx) -> Response<ProxyBody> {
+    let (head, body) = resp.into_parts();
+    let upstream_ms = head
+        .headers
+        .get("x-kong-upstream-latency")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let logged = LoggedBody {
+        inner: body,
+        bytes: 0,
+        pending: Some((
+            log,
+            head.status.as_u16(),
+            crate::plugin::headers_json(&head.headers),
+            upstream_ms,
+        )),
+    };
+    Response::from_parts(head, logged.boxed())
+}
+
+/// A response body that counts what it sends and runs the log phase when done.
+struct LoggedBody {
+    inner: ProxyBody,
+    bytes: u64,
+    pending: Option<(crate::plugin::LogCtx, u16, serde_json::Value, Option<u64>)>,
+}
+
+impl Body for LoggedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(f))) = &r
+            && let Some(d) = f.data_ref()
+        {
+            this.bytes += d.len() as u64;
+        }
+        r
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for LoggedBody {
+    fn drop(&mut self) {
+        if let Some((log, status, headers, upstream_ms)) = self.pending.take() {
+            log.finish(status, headers, self.bytes, upstream_ms);
+        }
     }
 }
 

@@ -8,6 +8,7 @@ pub mod correlation_id;
 pub mod cors;
 pub mod ip_restriction;
 pub mod key_auth;
+pub mod logging;
 pub mod rate_limiting;
 pub mod request_termination;
 pub mod transformer;
@@ -73,6 +74,14 @@ pub const PLUGINS: &[PluginInfo] = &[
         name: "request-termination",
         priority: 2,
     },
+    PluginInfo {
+        name: "http-log",
+        priority: 12,
+    },
+    PluginInfo {
+        name: "file-log",
+        priority: 9,
+    },
 ];
 
 /// Kong plugins a later Portico release adds: named as such in errors.
@@ -81,8 +90,6 @@ const LATER: &[&str] = &[
     "request-size-limiting",
     "proxy-cache",
     "prometheus",
-    "http-log",
-    "file-log",
     "hmac-auth",
     "oauth2",
     "bot-detection",
@@ -126,6 +133,8 @@ pub fn validate(
         "acl" => typed::<acl::AclConfig>(config, path, errors),
         "ip-restriction" => typed::<ip_restriction::IpRestrictionConfig>(config, path, errors),
         "cors" => typed::<cors::CorsConfig>(config, path, errors),
+        "file-log" => typed::<logging::FileLogConfig>(config, path, errors),
+        "http-log" => typed::<logging::HttpLogConfig>(config, path, errors),
         "request-transformer" => {
             typed::<transformer::RequestTransformerConfig>(config, path, errors)
         }
@@ -333,6 +342,8 @@ mod tests {
                 "rate-limiting" => serde_json::json!({"minute": 1}),
                 "ip-restriction" => serde_json::json!({"allow": ["127.0.0.1"]}),
                 "acl" => serde_json::json!({"allow": ["admins"]}),
+                "file-log" => serde_json::json!({"path": "/tmp/x.log"}),
+                "http-log" => serde_json::json!({"http_endpoint": "http://127.0.0.1:1/"}),
                 _ => serde_json::json!({}),
             };
             assert!(run(p.name, minimal).is_ok(), "{}", p.name);
