@@ -213,6 +213,9 @@ fn build(p: &PluginEntity, consumers: &Consumers) -> Result<Arc<dyn Plugin>, Str
         "response-transformer" => Arc::new(transformer::ResponseTransformer::new(
             serde_json::from_value(cfg).map_err(de)?,
         )?),
+        "prometheus" => Arc::new(crate::plugins::prometheus::Prometheus::new(
+            serde_json::from_value(cfg).map_err(de)?,
+        )),
         "file-log" => Arc::new(crate::plugins::logging::FileLog::new(
             serde_json::from_value(cfg).map_err(de)?,
         )?),

@@ -8,6 +8,7 @@ pub mod cors;
 pub mod ip_restriction;
 pub mod key_auth;
 pub mod logging;
+pub mod prometheus;
 pub mod rate_limiting;
 pub mod request_termination;
 pub mod transformer;

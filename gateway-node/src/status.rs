@@ -117,9 +117,66 @@ fn handle(node: &Node, req: &Request<Incoming>) -> Response<Full<Bytes>> {
                 }),
             )
         }
+        "/metrics" => metrics(node, cfg.as_deref()),
         _ => json(
             StatusCode::NOT_FOUND,
             serde_json::json!({ "message": "Not found" }),
         ),
     }
+}
+
+/// Prometheus text: the node's counters, target health, and the prometheus
+/// plugin's series (when it is configured).
+fn metrics(node: &Node, cfg: Option<&crate::compiled::Compiled>) -> Response<Full<Bytes>> {
+    use std::fmt::Write;
+    let s = &node.proxy.stats;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP kong_nginx_requests_total Number of requests total\n# TYPE kong_nginx_requests_total counter"
+    );
+    let _ = writeln!(
+        out,
+        "kong_nginx_requests_total {}",
+        s.requests.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "# HELP kong_nginx_connections_total Number of connections by subsystem\n# TYPE kong_nginx_connections_total gauge"
+    );
+    let _ = writeln!(
+        out,
+        "kong_nginx_connections_total{{node_id=\"\",subsystem=\"http\",state=\"active\"}} {}",
+        s.connections_active.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "kong_nginx_connections_total{{node_id=\"\",subsystem=\"http\",state=\"total\"}} {}",
+        s.connections_total.load(Ordering::Relaxed)
+    );
+    if let Some(c) = cfg {
+        let _ = writeln!(
+            out,
+            "# HELP kong_upstream_target_health Health status of targets of upstream\n# TYPE kong_upstream_target_health gauge"
+        );
+        for b in c.balancers.values() {
+            for (t, healthy) in b.health() {
+                for (state, v) in [("healthy", healthy), ("unhealthy", !healthy)] {
+                    let _ = writeln!(
+                        out,
+                        "kong_upstream_target_health{{upstream=\"{}\",target=\"{t}\",address=\"{t}\",state=\"{state}\",subsystem=\"http\"}} {}",
+                        b.name,
+                        u8::from(v)
+                    );
+                }
+            }
+        }
+    }
+    crate::plugins::prometheus::render(&mut out);
+    let mut r = Response::new(Full::new(Bytes::from(out)));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    r
 }

@@ -9,6 +9,7 @@ pub mod cors;
 pub mod ip_restriction;
 pub mod key_auth;
 pub mod logging;
+pub mod prometheus;
 pub mod rate_limiting;
 pub mod request_termination;
 pub mod transformer;
@@ -75,6 +76,10 @@ pub const PLUGINS: &[PluginInfo] = &[
         priority: 2,
     },
     PluginInfo {
+        name: "prometheus",
+        priority: 13,
+    },
+    PluginInfo {
         name: "http-log",
         priority: 12,
     },
@@ -89,7 +94,6 @@ const LATER: &[&str] = &[
     "jwt",
     "request-size-limiting",
     "proxy-cache",
-    "prometheus",
     "hmac-auth",
     "oauth2",
     "bot-detection",
@@ -134,6 +138,7 @@ pub fn validate(
         "ip-restriction" => typed::<ip_restriction::IpRestrictionConfig>(config, path, errors),
         "cors" => typed::<cors::CorsConfig>(config, path, errors),
         "file-log" => typed::<logging::FileLogConfig>(config, path, errors),
+        "prometheus" => typed::<prometheus::PrometheusConfig>(config, path, errors),
         "http-log" => typed::<logging::HttpLogConfig>(config, path, errors),
         "request-transformer" => {
             typed::<transformer::RequestTransformerConfig>(config, path, errors)

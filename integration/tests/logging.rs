@@ -150,3 +150,40 @@ plugins:
         assert!(uris.contains(&format!("/logged/{i}?x=1")), "{uris:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_metrics_on_the_status_listener() {
+    let up = EchoServer::start("up").await;
+    let yaml = format!(
+        r#"_format_version: "3.0"
+services:
+- name: svc
+  url: {}
+  routes:
+  - name: metered
+    paths: [/m]
+plugins:
+- name: prometheus
+  config: {{status_code_metrics: true, latency_metrics: true, bandwidth_metrics: true}}
+"#,
+        up.url()
+    );
+    let gw = Gateway::start(&yaml).await;
+    for _ in 0..3 {
+        assert_eq!(send(client().get(gw.url("/m"))).await.status, 200);
+    }
+    let url = format!("http://{}/metrics", gw.status);
+    eventually("the three requests in /metrics", || {
+        let url = url.clone();
+        async move {
+            send(client().get(url)).await.text().contains(
+                "kong_http_requests_total{service=\"svc\",route=\"metered\",code=\"200\",source=\"service\",workspace=\"default\",consumer=\"\"} 3",
+            )
+        }
+    })
+    .await;
+    let text = send(client().get(&url)).await.text();
+    assert!(text.contains("kong_request_latency_ms_count{service=\"svc\",route=\"metered\",workspace=\"default\"} 3"), "{text}");
+    assert!(text.contains("kong_bandwidth_bytes{service=\"svc\",route=\"metered\",direction=\"egress\",workspace=\"default\"}"), "{text}");
+    assert!(text.contains("kong_nginx_requests_total"), "{text}");
+}
