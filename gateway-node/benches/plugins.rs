@@ -89,6 +89,7 @@ fn bench(c: &mut Criterion) {
                     response_headers: Vec::new(),
                     upstream_path: None,
                     upstream_method: None,
+                    max_body_bytes: None,
                 };
                 let out = chains.access(black_box(route), &mut ctx).now_or_never();
                 assert!(

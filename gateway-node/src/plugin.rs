@@ -141,6 +141,9 @@ pub struct Ctx<'a> {
     pub upstream_path: Option<String>,
     /// A method that replaces the client's upstream (request-transformer).
     pub upstream_method: Option<http::Method>,
+    /// Largest request body to stream upstream (request-size-limiting, for bodies
+    /// without a Content-Length).
+    pub max_body_bytes: Option<u64>,
 }
 
 /// What `access` decided.
@@ -216,6 +219,11 @@ fn build(p: &PluginEntity, consumers: &Consumers) -> Result<Arc<dyn Plugin>, Str
         "prometheus" => Arc::new(crate::plugins::prometheus::Prometheus::new(
             serde_json::from_value(cfg).map_err(de)?,
         )),
+        "request-size-limiting" => Arc::new(
+            crate::plugins::request_size_limiting::RequestSizeLimiting::new(
+                serde_json::from_value(cfg).map_err(de)?,
+            ),
+        ),
         "file-log" => Arc::new(crate::plugins::logging::FileLog::new(
             serde_json::from_value(cfg).map_err(de)?,
         )?),

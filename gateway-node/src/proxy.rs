@@ -287,6 +287,7 @@ impl Proxy {
         let mut query_owned: Option<String> = query.map(str::to_string);
         let mut upstream_path: Option<String> = None;
         let mut upstream_method: Option<http::Method> = None;
+        let mut max_body: Option<u64> = None;
         let mut after_access: Option<crate::plugin::AfterAccess> = None;
         if cfg.chains.for_route(m.route).is_some() {
             let method = req.method().clone();
@@ -303,11 +304,13 @@ impl Proxy {
                 response_headers: Vec::new(),
                 upstream_path: None,
                 upstream_method: None,
+                max_body_bytes: None,
             };
             let (chain, early) = cfg.chains.access(m.route, &mut ctx).await;
             query_owned = ctx.query.take();
             upstream_path = ctx.upstream_path.take();
             upstream_method = ctx.upstream_method.take();
+            max_body = ctx.max_body_bytes;
             if let Some(c) = chain.as_ref().filter(|c| c.logs) {
                 *log = Some(log_start(
                     c.clone(),
@@ -495,6 +498,16 @@ impl Proxy {
             .boxed(),
             None => body.map_err(|e| -> BoxError { Box::new(e) }).boxed(),
         };
+        let too_large = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let up_body = match max_body {
+            Some(limit) if !body_empty => LimitedBody {
+                inner: up_body,
+                left: limit,
+                flag: too_large.clone(),
+            }
+            .boxed(),
+            _ => up_body,
+        };
         let mut up_req = Request::new(up_body);
         *up_req.method_mut() = head.method;
         *up_req.uri_mut() = uri;
@@ -535,6 +548,12 @@ impl Proxy {
                 return error_response(
                     StatusCode::GATEWAY_TIMEOUT,
                     "The upstream server is timing out",
+                );
+            }
+            Err(_) if too_large.load(Ordering::Relaxed) => {
+                return error_response(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    crate::plugins::request_size_limiting::TOO_LARGE,
                 );
             }
             Err(e) => {
@@ -734,6 +753,49 @@ impl BodyWatch {
                 None => tokio::time::sleep(Duration::from_millis(250).min(write)).await,
             }
         }
+    }
+}
+
+/// A request body cut off (with an error, so the upstream request fails) once it
+/// passes `left` bytes; `flag` tells the proxy to answer 413.
+struct LimitedBody {
+    inner: ProxyBody,
+    left: u64,
+    flag: Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("request body larger than the limit")]
+struct BodyTooLarge;
+
+impl Body for LimitedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(f))) = &r
+            && let Some(d) = f.data_ref()
+        {
+            if d.len() as u64 > this.left {
+                this.flag.store(true, Ordering::Relaxed);
+                return Poll::Ready(Some(Err(Box::new(BodyTooLarge))));
+            }
+            this.left -= d.len() as u64;
+        }
+        r
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -11,6 +11,7 @@ pub mod key_auth;
 pub mod logging;
 pub mod prometheus;
 pub mod rate_limiting;
+pub mod request_size_limiting;
 pub mod request_termination;
 pub mod transformer;
 
@@ -60,6 +61,10 @@ pub const PLUGINS: &[PluginInfo] = &[
         priority: 950,
     },
     PluginInfo {
+        name: "request-size-limiting",
+        priority: 951,
+    },
+    PluginInfo {
         name: "rate-limiting",
         priority: 910,
     },
@@ -92,7 +97,6 @@ pub const PLUGINS: &[PluginInfo] = &[
 /// Kong plugins a later Portico release adds: named as such in errors.
 const LATER: &[&str] = &[
     "jwt",
-    "request-size-limiting",
     "proxy-cache",
     "hmac-auth",
     "oauth2",
@@ -138,6 +142,9 @@ pub fn validate(
         "ip-restriction" => typed::<ip_restriction::IpRestrictionConfig>(config, path, errors),
         "cors" => typed::<cors::CorsConfig>(config, path, errors),
         "file-log" => typed::<logging::FileLogConfig>(config, path, errors),
+        "request-size-limiting" => {
+            typed::<request_size_limiting::RequestSizeLimitingConfig>(config, path, errors)
+        }
         "prometheus" => typed::<prometheus::PrometheusConfig>(config, path, errors),
         "http-log" => typed::<logging::HttpLogConfig>(config, path, errors),
         "request-transformer" => {

@@ -456,3 +456,69 @@ services:
     assert_eq!(r.header("x-resp").as_deref(), Some("added"));
     assert_eq!(r.header("x-kong-upstream-latency"), None);
 }
+
+/// Sends a chunked POST (no Content-Length) of `size` bytes; returns the status.
+async fn chunked_post(gw: &Gateway, path: &str, size: usize) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = gw
+        .url("/")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let mut s = tokio::net::TcpStream::connect(&addr)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    let _ = s.write_all(head.as_bytes()).await;
+    for chunk in vec![b'a'; size].chunks(1000) {
+        let _ = s
+            .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .await;
+        let _ = s.write_all(chunk).await;
+        let _ = s.write_all(b"\r\n").await;
+    }
+    let _ = s.write_all(b"0\r\n\r\n").await;
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out).await;
+    String::from_utf8_lossy(&out)
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_size_limiting_by_length_and_while_streaming() {
+    let up = EchoServer::start("up").await;
+    let yaml = format!(
+        r#"_format_version: "3.0"
+services:
+- name: svc
+  url: {}
+  routes:
+  - name: small
+    paths: [/small]
+    plugins:
+    - name: request-size-limiting
+      config: {{allowed_payload_size: 2, size_unit: kilobytes}}
+  - name: strict
+    paths: [/strict]
+    plugins:
+    - name: request-size-limiting
+      config: {{allowed_payload_size: 2, size_unit: kilobytes, require_content_length: true}}
+"#,
+        up.url()
+    );
+    let gw = Gateway::start(&yaml).await;
+    let c = client();
+    let r = send(c.post(gw.url("/small")).body(vec![b'x'; 3000])).await;
+    assert_eq!(r.status, 413);
+    assert_eq!(r.json()["message"], "Request size limit exceeded");
+    let r = send(c.post(gw.url("/small")).body(vec![b'x'; 1000])).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(chunked_post(&gw, "/small", 1500).await, 200);
+    assert_eq!(chunked_post(&gw, "/small", 10_000).await, 413);
+    assert_eq!(chunked_post(&gw, "/strict", 100).await, 411);
+}
