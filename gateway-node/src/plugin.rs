@@ -51,6 +51,8 @@ pub struct Consumers {
     pub keyauth: HashMap<String, (Arc<ConsumerRt>, Uuid)>,
     /// basic-auth: username -> (consumer, credential id, password digest)
     pub basicauth: HashMap<String, (Arc<ConsumerRt>, Uuid, String)>,
+    /// jwt: credential key -> verification material
+    pub jwt: HashMap<String, Arc<crate::plugins::jwt::JwtKey>>,
 }
 
 impl Consumers {
@@ -201,6 +203,10 @@ fn build(p: &PluginEntity, consumers: &Consumers) -> Result<Arc<dyn Plugin>, Str
             p.id,
             serde_json::from_value(cfg).map_err(de)?,
         )?),
+        "jwt" => Arc::new(crate::plugins::jwt::Jwt::new(
+            serde_json::from_value(cfg).map_err(de)?,
+            consumers,
+        )?),
         "basic-auth" => Arc::new(basic_auth::BasicAuth::new(
             serde_json::from_value(cfg).map_err(de)?,
             consumers,
@@ -338,8 +344,12 @@ impl Chains {
         config: &Config,
         routes: &[graphql_schema::entity::Route],
     ) -> Result<Chains, Vec<InvalidField>> {
-        let consumers = Consumers::build(config);
+        let mut consumers = Consumers::build(config);
         let mut errors = Vec::new();
+        match crate::plugins::jwt::keys(config, &consumers.by_id) {
+            Ok(k) => consumers.jwt = k,
+            Err(es) => errors.extend(es),
+        }
         let mut handlers: HashMap<Uuid, Arc<dyn Plugin>> = HashMap::new();
         for p in config.plugins.iter().filter(|p| p.enabled) {
             match build(p, &consumers) {

@@ -6,6 +6,7 @@ pub mod basic_auth;
 pub mod correlation_id;
 pub mod cors;
 pub mod ip_restriction;
+pub mod jwt;
 pub mod key_auth;
 pub mod logging;
 pub mod prometheus;

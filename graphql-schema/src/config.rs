@@ -23,6 +23,7 @@ pub struct Config {
     pub keyauth_credentials: Vec<KeyAuthCredential>,
     pub basicauth_credentials: Vec<crate::entity::BasicAuthCredential>,
     pub acls: Vec<crate::entity::AclGroup>,
+    pub jwt_secrets: Vec<crate::entity::JwtSecret>,
     pub plugins: Vec<Plugin>,
 }
 
@@ -62,7 +63,9 @@ impl Config {
             ca_certificates: self.ca_certificates.len(),
             consumers: self.consumers.len(),
             consumer_groups: self.consumer_groups.len(),
-            credentials: self.keyauth_credentials.len() + self.basicauth_credentials.len(),
+            credentials: self.keyauth_credentials.len()
+                + self.basicauth_credentials.len()
+                + self.jwt_secrets.len(),
             plugins: self.plugins.len(),
         }
     }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::config::Config;
 use crate::entity::certificate::{SniConfig, SniObject};
-use crate::entity::{AclGroupConfig, BasicAuthCredentialConfig};
+use crate::entity::{AclGroupConfig, BasicAuthCredentialConfig, JwtSecretConfig};
 use crate::entity::{
     CaCertificateConfig, CertificateConfig, ConsumerConfig, ConsumerGroupConfig,
     KeyAuthCredentialConfig, PluginConfig, PluginScope, RouteConfig, ServiceConfig, TargetConfig,
@@ -367,6 +367,14 @@ pub fn load_value(doc: &Value) -> Result<Loaded, InvalidConfig> {
                 b.config.basicauth_credentials.push(k);
             }
         }
+        for (jp, jv) in array_items(v.get("jwt_secrets"), &p.field("jwt_secrets"), &mut errors) {
+            let j: Option<JwtSecretConfig> = read_entity(&jv, &jp, &[], &mut errors);
+            if let Some(j) = j.and_then(|j| j.validate(&c, &jp, &mut errors))
+                && b.unique("jwt_secret", "key", j.key.clone(), &jp, &mut errors)
+            {
+                b.config.jwt_secrets.push(j);
+            }
+        }
         for (ap, av) in array_items(v.get("acls"), &p.field("acls"), &mut errors) {
             let a: Option<AclGroupConfig> = read_entity(&av, &ap, &[], &mut errors);
             if let Some(a) = a.and_then(|a| a.validate(&c, &ap, &mut errors)) {
@@ -478,7 +486,6 @@ pub fn load_value(doc: &Value) -> Result<Loaded, InvalidConfig> {
 
 /// Credential types a later Portico release adds.
 const LATER_CREDENTIALS: &[&str] = &[
-    "jwt_secrets",
     "hmacauth_credentials",
     "oauth2_credentials",
     "mtls_auth_credentials",

@@ -11,7 +11,8 @@ pub mod upstream;
 pub use certificate::{CaCertificate, CaCertificateConfig, Certificate, CertificateConfig, Sni};
 pub use consumer::{
     AclGroup, AclGroupConfig, BasicAuthCredential, BasicAuthCredentialConfig, Consumer,
-    ConsumerConfig, ConsumerGroup, ConsumerGroupConfig, KeyAuthCredential, KeyAuthCredentialConfig,
+    ConsumerConfig, ConsumerGroup, ConsumerGroupConfig, JwtSecret, JwtSecretConfig,
+    KeyAuthCredential, KeyAuthCredentialConfig,
 };
 pub use plugin::{Plugin, PluginConfig, PluginScope};
 pub use route::{PathHandling, Route, RouteConfig};

@@ -7,6 +7,7 @@ pub mod basic_auth;
 pub mod correlation_id;
 pub mod cors;
 pub mod ip_restriction;
+pub mod jwt;
 pub mod key_auth;
 pub mod logging;
 pub mod prometheus;
@@ -53,6 +54,10 @@ pub const PLUGINS: &[PluginInfo] = &[
         priority: 1100,
     },
     PluginInfo {
+        name: "jwt",
+        priority: 1450,
+    },
+    PluginInfo {
         name: "ip-restriction",
         priority: 990,
     },
@@ -96,7 +101,6 @@ pub const PLUGINS: &[PluginInfo] = &[
 
 /// Kong plugins a later Portico release adds: named as such in errors.
 const LATER: &[&str] = &[
-    "jwt",
     "proxy-cache",
     "hmac-auth",
     "oauth2",
@@ -138,6 +142,7 @@ pub fn validate(
         "correlation-id" => typed::<correlation_id::CorrelationIdConfig>(config, path, errors),
         "key-auth" => typed::<key_auth::KeyAuthConfig>(config, path, errors),
         "basic-auth" => typed::<basic_auth::BasicAuthConfig>(config, path, errors),
+        "jwt" => typed::<jwt::JwtConfig>(config, path, errors),
         "acl" => typed::<acl::AclConfig>(config, path, errors),
         "ip-restriction" => typed::<ip_restriction::IpRestrictionConfig>(config, path, errors),
         "cors" => typed::<cors::CorsConfig>(config, path, errors),
@@ -253,9 +258,19 @@ mod tests {
                 "plugins[0].config.generator: expected one of: uuid, uuid#counter, tracker",
             ),
             (
-                "jwt",
+                "proxy-cache",
                 serde_json::json!({}),
-                "plugins[0].name: plugin 'jwt' is not supported by Portico yet",
+                "plugins[0].name: plugin 'proxy-cache' is not supported by Portico yet",
+            ),
+            (
+                "jwt",
+                serde_json::json!({"claims_to_verify": ["iat"]}),
+                "plugins[0].config.claims_to_verify[0]: expected one of: exp, nbf",
+            ),
+            (
+                "jwt",
+                serde_json::json!({"maximum_expiration": 60}),
+                "plugins[0].config.claims_to_verify: expected to contain: exp",
             ),
             (
                 "ip-restriction",

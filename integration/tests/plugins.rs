@@ -522,3 +522,103 @@ services:
     assert_eq!(chunked_post(&gw, "/small", 10_000).await, 413);
     assert_eq!(chunked_post(&gw, "/strict", 100).await, 411);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwt_hs256_and_es256() {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+    integration::init_crypto();
+    let up = EchoServer::start("up").await;
+    let kp = rcgen::KeyPair::generate().unwrap_or_else(|e| panic!("{e}")); // ECDSA P-256
+    let public_pem = kp.public_key_pem();
+    let private_pem = kp.serialize_pem();
+    let indented: String = public_pem
+        .lines()
+        .map(|l| format!("        {l}\n"))
+        .collect();
+    let yaml = format!(
+        r#"_format_version: "3.0"
+services:
+- name: svc
+  url: {}
+  routes:
+  - name: jwt
+    paths: [/jwt]
+    plugins:
+    - name: jwt
+      config: {{claims_to_verify: [exp]}}
+consumers:
+- username: alice
+  jwt_secrets:
+  - {{key: issuer-a, secret: s3cret}}
+  - key: issuer-b
+    algorithm: ES256
+    rsa_public_key: |
+{indented}"#,
+        up.url()
+    );
+    let gw = Gateway::start(&yaml).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let hs = |iss: &str, exp: u64, secret: &str| {
+        encode(
+            &Header::new(Algorithm::HS256),
+            &serde_json::json!({"iss": iss, "exp": exp}),
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap_or_default()
+    };
+    let c = client();
+    let call = |t: Option<String>| {
+        let mut rb = c.get(gw.url("/jwt"));
+        if let Some(t) = t {
+            rb = rb.header("authorization", format!("Bearer {t}"));
+        }
+        send(rb)
+    };
+    let r = call(None).await;
+    assert_eq!(
+        (r.status, r.json()["message"].clone()),
+        (401, serde_json::json!("Unauthorized"))
+    );
+    let r = call(Some(hs("issuer-a", now + 600, "s3cret"))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.upstream_header("x-consumer-username").as_deref(),
+        Some("alice")
+    );
+    let r = call(Some(hs("issuer-a", now.saturating_sub(10), "s3cret"))).await;
+    assert_eq!(
+        (r.status, r.json()),
+        (401, serde_json::json!({"exp": "token expired"}))
+    );
+    let r = call(Some(hs("issuer-a", now + 600, "wrong"))).await;
+    assert_eq!(
+        (r.status, r.json()["message"].clone()),
+        (401, serde_json::json!("Invalid signature"))
+    );
+    let r = call(Some(hs("nobody", now + 600, "s3cret"))).await;
+    assert_eq!(
+        (r.status, r.json()["message"].clone()),
+        (
+            401,
+            serde_json::json!("No credentials found for given 'iss'")
+        )
+    );
+    // an HS256 token for an ES256 credential
+    let r = call(Some(hs("issuer-b", now + 600, "s3cret"))).await;
+    assert_eq!(
+        (r.status, r.json()["message"].clone()),
+        (403, serde_json::json!("Invalid algorithm"))
+    );
+    // ES256 signed with the private key; also as a query argument
+    let es = encode(
+        &Header::new(Algorithm::ES256),
+        &serde_json::json!({"iss": "issuer-b", "exp": now + 600}),
+        &EncodingKey::from_ec_pem(private_pem.as_bytes()).unwrap_or_else(|e| panic!("{e}")),
+    )
+    .unwrap_or_default();
+    let r = send(c.get(gw.url(&format!("/jwt?jwt={es}")))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}

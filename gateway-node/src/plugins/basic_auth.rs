@@ -93,7 +93,7 @@ impl Plugin for BasicAuth {
 }
 
 /// Standard base64 (with or without padding); `None` on anything else.
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
+pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
     let val = |c: u8| -> Option<u32> {
         Some(match c {
             b'A'..=b'Z' => c - b'A',

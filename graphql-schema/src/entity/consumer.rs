@@ -280,3 +280,100 @@ impl AclGroupConfig {
         })
     }
 }
+
+/// Algorithms a `jwt_secrets` entry may use.
+pub const JWT_ALGORITHMS: &[&str] = &[
+    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "PS384",
+    "PS512", "EdDSA",
+];
+
+/// A `jwt_secrets` entry as decK writes it.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtSecretConfig {
+    pub id: Option<String>,
+    pub key: Option<String>,
+    pub secret: Option<String>,
+    pub algorithm: Option<String>,
+    pub rsa_public_key: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub consumer: Option<serde_json::Value>,
+    pub created_at: Option<i64>,
+}
+
+/// A JWT credential. The HMAC secret must stay usable to verify signatures, so it
+/// is kept (it is never exposed back through any API).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JwtSecret {
+    pub id: Uuid,
+    pub consumer_id: Uuid,
+    pub key: String,
+    pub algorithm: String,
+    pub secret: Option<String>,
+    pub rsa_public_key: Option<String>,
+    pub tags: Vec<String>,
+    #[serde(skip)]
+    pub source: String,
+}
+
+impl JwtSecretConfig {
+    pub fn validate(
+        &self,
+        consumer: &Consumer,
+        path: &Path,
+        errors: &mut Errors,
+    ) -> Option<JwtSecret> {
+        let before = errors.list.len();
+        let id = parse_id(&self.id, path, errors);
+        let algorithm = self.algorithm.clone().unwrap_or_else(|| "HS256".into());
+        if !JWT_ALGORITHMS.contains(&algorithm.as_str()) {
+            errors.add(
+                path.field("algorithm"),
+                format!(
+                    "expected one of: {}; got '{algorithm}'",
+                    JWT_ALGORITHMS.join(", ")
+                ),
+            );
+        }
+        let key = match &self.key {
+            Some(k) if !k.is_empty() => k.clone(),
+            _ => {
+                errors.add(
+                    path.field("key"),
+                    "required field missing (Portico does not generate keys in declarative files)",
+                );
+                String::new()
+            }
+        };
+        if algorithm.starts_with("HS") && self.secret.as_deref().is_none_or(str::is_empty) {
+            errors.add(
+                path.field("secret"),
+                "required field missing for an HMAC algorithm",
+            );
+        }
+        if !algorithm.starts_with("HS")
+            && self
+                .rsa_public_key
+                .as_deref()
+                .is_none_or(|k| !k.contains("PUBLIC KEY"))
+        {
+            errors.add(
+                path.field("rsa_public_key"),
+                format!("a PEM public key is required when 'algorithm' is '{algorithm}'"),
+            );
+        }
+        if errors.list.len() > before {
+            return None;
+        }
+        Some(JwtSecret {
+            id: id.unwrap_or_else(|| derive_id("jwt_secret", &key)),
+            consumer_id: consumer.id,
+            key,
+            algorithm,
+            secret: self.secret.clone(),
+            rsa_public_key: self.rsa_public_key.clone(),
+            tags: self.tags.clone().unwrap_or_default(),
+            source: path.to_string(),
+        })
+    }
+}
