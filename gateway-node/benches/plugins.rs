@@ -90,6 +90,7 @@ fn bench(c: &mut Criterion) {
                     upstream_path: None,
                     upstream_method: None,
                     max_body_bytes: None,
+                    taps: Vec::new(),
                 };
                 let out = chains.access(black_box(route), &mut ctx).now_or_never();
                 assert!(

@@ -146,6 +146,18 @@ pub struct Ctx<'a> {
     /// Largest request body to stream upstream (request-size-limiting, for bodies
     /// without a Content-Length).
     pub max_body_bytes: Option<u64>,
+    /// Observers of the upstream response (the streamed `response_body` phase).
+    pub taps: Vec<Box<dyn ResponseTap>>,
+}
+
+/// Sees the upstream response as it streams to the client (e.g. to cache it).
+pub trait ResponseTap: Send + Sync {
+    /// The response head; `false` means the tap does not want the body.
+    fn head(&mut self, status: http::StatusCode, headers: &HeaderMap) -> bool;
+    /// One body chunk, as it is sent on.
+    fn chunk(&mut self, data: &bytes::Bytes);
+    /// The body ended normally (not called when it was cut off).
+    fn end(self: Box<Self>);
 }
 
 /// What `access` decided.
@@ -222,6 +234,10 @@ fn build(p: &PluginEntity, consumers: &Consumers) -> Result<Arc<dyn Plugin>, Str
         "response-transformer" => Arc::new(transformer::ResponseTransformer::new(
             serde_json::from_value(cfg).map_err(de)?,
         )?),
+        "proxy-cache" => Arc::new(crate::plugins::proxy_cache::ProxyCache::new(
+            p.id,
+            serde_json::from_value(cfg).map_err(de)?,
+        )),
         "prometheus" => Arc::new(crate::plugins::prometheus::Prometheus::new(
             serde_json::from_value(cfg).map_err(de)?,
         )),

@@ -10,6 +10,7 @@ pub mod jwt;
 pub mod key_auth;
 pub mod logging;
 pub mod prometheus;
+pub mod proxy_cache;
 pub mod rate_limiting;
 pub mod request_size_limiting;
 pub mod request_termination;

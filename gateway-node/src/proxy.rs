@@ -288,6 +288,7 @@ impl Proxy {
         let mut upstream_path: Option<String> = None;
         let mut upstream_method: Option<http::Method> = None;
         let mut max_body: Option<u64> = None;
+        let mut taps: Vec<Box<dyn crate::plugin::ResponseTap>> = Vec::new();
         let mut after_access: Option<crate::plugin::AfterAccess> = None;
         if cfg.chains.for_route(m.route).is_some() {
             let method = req.method().clone();
@@ -305,12 +306,14 @@ impl Proxy {
                 upstream_path: None,
                 upstream_method: None,
                 max_body_bytes: None,
+                taps: Vec::new(),
             };
             let (chain, early) = cfg.chains.access(m.route, &mut ctx).await;
             query_owned = ctx.query.take();
             upstream_path = ctx.upstream_path.take();
             upstream_method = ctx.upstream_method.take();
             max_body = ctx.max_body_bytes;
+            taps = std::mem::take(&mut ctx.taps);
             if let Some(c) = chain.as_ref().filter(|c| c.logs) {
                 *log = Some(log_start(
                     c.clone(),
@@ -628,7 +631,77 @@ impl Proxy {
                 _guard: guard,
             }),
         };
-        Response::from_parts(rhead, body.boxed())
+        let taps: Vec<_> = taps
+            .into_iter()
+            .filter_map(|mut t| t.head(rhead.status, &rhead.headers).then_some(t))
+            .collect();
+        if taps.is_empty() {
+            Response::from_parts(rhead, body.boxed())
+        } else {
+            Response::from_parts(
+                rhead,
+                TapBody {
+                    inner: body.boxed(),
+                    taps,
+                }
+                .boxed(),
+            )
+        }
+    }
+}
+
+impl Drop for TapBody {
+    fn drop(&mut self) {
+        // hyper may drop a body it knows is complete without polling its end
+        if self.inner.is_end_stream() {
+            for t in self.taps.drain(..) {
+                t.end();
+            }
+        }
+    }
+}
+
+/// A response body shown to [`crate::plugin::ResponseTap`]s as it streams.
+struct TapBody {
+    inner: ProxyBody,
+    taps: Vec<Box<dyn crate::plugin::ResponseTap>>,
+}
+
+impl Body for TapBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.inner).poll_frame(cx);
+        match &r {
+            Poll::Ready(Some(Ok(f))) => {
+                if let Some(d) = f.data_ref() {
+                    for t in &mut this.taps {
+                        t.chunk(d);
+                    }
+                }
+            }
+            Poll::Ready(None) => {
+                for t in this.taps.drain(..) {
+                    t.end();
+                }
+            }
+            Poll::Ready(Some(Err(_))) => this.taps.clear(),
+            Poll::Pending => {}
+        }
+        r
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -11,6 +11,7 @@ pub mod jwt;
 pub mod key_auth;
 pub mod logging;
 pub mod prometheus;
+pub mod proxy_cache;
 pub mod rate_limiting;
 pub mod request_size_limiting;
 pub mod request_termination;
@@ -86,6 +87,10 @@ pub const PLUGINS: &[PluginInfo] = &[
         priority: 2,
     },
     PluginInfo {
+        name: "proxy-cache",
+        priority: 100,
+    },
+    PluginInfo {
         name: "prometheus",
         priority: 13,
     },
@@ -101,7 +106,6 @@ pub const PLUGINS: &[PluginInfo] = &[
 
 /// Kong plugins a later Portico release adds: named as such in errors.
 const LATER: &[&str] = &[
-    "proxy-cache",
     "hmac-auth",
     "oauth2",
     "bot-detection",
@@ -151,6 +155,7 @@ pub fn validate(
             typed::<request_size_limiting::RequestSizeLimitingConfig>(config, path, errors)
         }
         "prometheus" => typed::<prometheus::PrometheusConfig>(config, path, errors),
+        "proxy-cache" => typed::<proxy_cache::ProxyCacheConfig>(config, path, errors),
         "http-log" => typed::<logging::HttpLogConfig>(config, path, errors),
         "request-transformer" => {
             typed::<transformer::RequestTransformerConfig>(config, path, errors)
@@ -258,9 +263,14 @@ mod tests {
                 "plugins[0].config.generator: expected one of: uuid, uuid#counter, tracker",
             ),
             (
-                "proxy-cache",
+                "hmac-auth",
                 serde_json::json!({}),
-                "plugins[0].name: plugin 'proxy-cache' is not supported by Portico yet",
+                "plugins[0].name: plugin 'hmac-auth' is not supported by Portico yet",
+            ),
+            (
+                "proxy-cache",
+                serde_json::json!({"strategy": "redis"}),
+                "plugins[0].config.strategy: expected one of: memory",
             ),
             (
                 "jwt",

@@ -622,3 +622,44 @@ consumers:
     let r = send(c.get(gw.url(&format!("/jwt?jwt={es}")))).await;
     assert_eq!(r.status, 200, "{}", r.text());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_cache_memory_miss_hit_bypass() {
+    let up = EchoServer::start("up").await;
+    let yaml = format!(
+        r#"_format_version: "3.0"
+services:
+- name: svc
+  url: {}
+  routes:
+  - name: cached
+    paths: [/cached]
+    plugins:
+    - name: proxy-cache
+      config: {{strategy: memory, cache_ttl: 300, vary_headers: [x-tenant]}}
+"#,
+        up.url()
+    );
+    let gw = Gateway::start(&yaml).await;
+    let c = client();
+    let r = send(c.get(gw.url("/cached?b=2&a=1"))).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-cache-status").as_deref(), Some("Miss"));
+    let key = r.header("x-cache-key").unwrap_or_default();
+    assert_eq!(key.len(), 64);
+    let hits = up.hits();
+    // the same request (query in another order) is served from memory
+    let r2 = send(c.get(gw.url("/cached?a=1&b=2"))).await;
+    assert_eq!(r2.status, 200);
+    assert_eq!(r2.header("x-cache-status").as_deref(), Some("Hit"));
+    assert_eq!(r2.header("x-cache-key"), Some(key.clone()));
+    assert!(r2.header("age").is_some());
+    assert_eq!(r2.body, r.body, "the cached body");
+    assert_eq!(up.hits(), hits, "a hit does not reach the upstream");
+    // a different vary header value is another entry
+    let r3 = send(c.get(gw.url("/cached?a=1&b=2")).header("x-tenant", "t2")).await;
+    assert_eq!(r3.header("x-cache-status").as_deref(), Some("Miss"));
+    // methods not in request_method bypass the cache
+    let r4 = send(c.post(gw.url("/cached")).body("x")).await;
+    assert_eq!(r4.header("x-cache-status").as_deref(), Some("Bypass"));
+}
