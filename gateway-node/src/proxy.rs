@@ -234,7 +234,16 @@ impl Proxy {
             ));
         };
         let mut log = None;
-        let resp = self.route_and_proxy(&cfg, &conn, req, &mut log).await;
+        let mut after = None;
+        let mut resp = self
+            .route_and_proxy(&cfg, &conn, req, &mut log, &mut after)
+            .await;
+        // the response-header phase sees every answer: upstream's, a plugin's, or
+        // the proxy's own errors
+        if let Some(a) = &after {
+            let status = resp.status();
+            a.apply(conn.tls, status, resp.headers_mut());
+        }
         Ok(match log {
             None => resp,
             Some(l) => with_log(resp, l),
@@ -247,6 +256,7 @@ impl Proxy {
         conn: &ConnInfo,
         mut req: Request<Incoming>,
         log: &mut Option<crate::plugin::LogCtx>,
+        after_access: &mut Option<crate::plugin::AfterAccess>,
     ) -> Response<ProxyBody> {
         let start = Instant::now();
         // cheap clones (shared bytes), so the request can be taken apart later
@@ -289,7 +299,6 @@ impl Proxy {
         let mut upstream_method: Option<http::Method> = None;
         let mut max_body: Option<u64> = None;
         let mut taps: Vec<Box<dyn crate::plugin::ResponseTap>> = Vec::new();
-        let mut after_access: Option<crate::plugin::AfterAccess> = None;
         if cfg.chains.for_route(m.route).is_some() {
             let method = req.method().clone();
             let mut ctx = crate::plugin::Ctx {
@@ -332,13 +341,10 @@ impl Proxy {
                 chain,
                 response_headers: ctx.response_headers,
             });
-            if let Some(mut r) = early {
-                if let Some(a) = &after {
-                    a.apply(conn.tls, r.status(), r.headers_mut());
-                }
+            *after_access = after;
+            if let Some(r) = early {
                 return r;
             }
-            after_access = after;
         }
         let query = query_owned.as_deref();
         let Some(svc) = rt.service.clone() else {
@@ -596,9 +602,6 @@ impl Proxy {
             && let Ok(v) = HeaderValue::from_str(cookie)
         {
             h.append(header::SET_COOKIE, v);
-        }
-        if let Some(a) = &after_access {
-            a.apply(conn.tls, rhead.status, &mut rhead.headers);
         }
 
         if switching && let Some(client_up) = client_upgrade {

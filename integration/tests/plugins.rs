@@ -663,3 +663,16 @@ services:
     let r4 = send(c.post(gw.url("/cached")).body("x")).await;
     assert_eq!(r4.header("x-cache-status").as_deref(), Some("Bypass"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_response_headers_reach_the_proxys_own_errors() {
+    let dead = integration::free_port();
+    let yaml = format!(
+        "_format_version: \"3.0\"\nservices:\n- name: s\n  url: http://127.0.0.1:{dead}\n  retries: 0\n  routes:\n  - paths: [/]\nplugins:\n- name: correlation-id\n  config: {{echo_downstream: true}}\n- name: response-transformer\n  config: {{add: {{headers: [\"x-env:test\"]}}}}\n"
+    );
+    let gw = Gateway::start(&yaml).await;
+    let r = send(client().get(gw.url("/"))).await;
+    assert_eq!(r.status, 502);
+    assert!(r.header("kong-request-id").is_some());
+    assert_eq!(r.header("x-env").as_deref(), Some("test"));
+}
