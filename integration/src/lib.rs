@@ -149,6 +149,9 @@ impl Gateway {
         // Ports are picked free then released; another test may grab one in between,
         // so a start that failed to bind is retried on new ports.
         for _ in 0..4 {
+            // a failed attempt's Gateway removed the directory when dropped
+            std::fs::create_dir_all(&dir).expect("cannot create a temp dir");
+            std::fs::write(&config_path, yaml).expect("cannot write the config file");
             let (proxy, tls, status) = (free_addr(), free_addr(), free_addr());
             let log = std::fs::File::create(&log_path).expect("cannot create the log file");
             let child = Command::new(gateway_bin())

@@ -645,6 +645,10 @@ services:
     let r = send(c.get(gw.url("/cached?b=2&a=1"))).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-cache-status").as_deref(), Some("Miss"));
+    assert_eq!(
+        r.header("cache-status").as_deref(),
+        Some("portico; fwd=miss")
+    );
     let key = r.header("x-cache-key").unwrap_or_default();
     assert_eq!(key.len(), 64);
     let hits = up.hits();
@@ -652,6 +656,11 @@ services:
     let r2 = send(c.get(gw.url("/cached?a=1&b=2"))).await;
     assert_eq!(r2.status, 200);
     assert_eq!(r2.header("x-cache-status").as_deref(), Some("Hit"));
+    assert!(
+        r2.header("cache-status")
+            .unwrap_or_default()
+            .starts_with("portico; hit; ttl=")
+    );
     assert_eq!(r2.header("x-cache-key"), Some(key.clone()));
     assert!(r2.header("age").is_some());
     assert_eq!(r2.body, r.body, "the cached body");

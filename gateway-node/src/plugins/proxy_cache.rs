@@ -3,7 +3,9 @@
 //! query (or only `vary_query_params`) and `vary_headers`. A miss streams the
 //! upstream response to the client and stores it at the end when its status,
 //! method and content type are cacheable. `X-Cache-Status` (Miss, Hit, Bypass),
-//! `X-Cache-Key` and `Age` as Kong sends them.
+//! `X-Cache-Key` and `Age` as Kong sends them, and the standard `Cache-Status`
+//! (RFC 9211: `portico; hit; ttl=…`, `portico; fwd=miss; stored`, `portico;
+//! fwd=bypass`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
@@ -164,10 +166,15 @@ impl Plugin for ProxyCache {
             .iter()
             .any(|m| m == ctx.method.as_str())
             || (self.cfg.cache_control && no_cache(ctx.headers));
+        let cache_status = HeaderName::from_static("cache-status");
         if bypass {
             if self.show("X-Cache-Status") {
                 ctx.response_headers
                     .push((status_h, HeaderValue::from_static("Bypass")));
+                ctx.response_headers.push((
+                    cache_status,
+                    HeaderValue::from_static("portico; fwd=bypass"),
+                ));
             }
             return Flow::Continue;
         }
@@ -188,6 +195,10 @@ impl Plugin for ProxyCache {
             let h = r.headers_mut();
             if self.show("X-Cache-Status") {
                 h.insert(status_h, HeaderValue::from_static("Hit"));
+                let left = c.ttl.saturating_sub(c.stored.elapsed()).as_secs();
+                if let Ok(v) = HeaderValue::from_str(&format!("portico; hit; ttl={left}")) {
+                    h.insert(cache_status, v);
+                }
             }
             if self.show("age") {
                 h.insert(
@@ -205,6 +216,8 @@ impl Plugin for ProxyCache {
         if self.show("X-Cache-Status") {
             ctx.response_headers
                 .push((status_h, HeaderValue::from_static("Miss")));
+            ctx.response_headers
+                .push((cache_status, HeaderValue::from_static("portico; fwd=miss")));
         }
         if self.show("X-Cache-Key")
             && let Ok(v) = HeaderValue::from_str(&key)
@@ -249,7 +262,7 @@ impl ResponseTap for Tap {
         }
         self.status = status;
         self.headers = headers.clone();
-        for h in ["x-cache-status", "x-cache-key", "age"] {
+        for h in ["x-cache-status", "cache-status", "x-cache-key", "age"] {
             self.headers.remove(h);
         }
         true
