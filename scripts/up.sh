@@ -19,6 +19,7 @@ cat <<MSG
     curl -i http://localhost:8000/echo/hello
     curl -i -H 'Host: api.example.com' http://localhost:8000/anything
     curl -ik https://localhost:8443/users/42
+    curl -i -H 'apikey: demo-key' http://localhost:8000/private
   Edit $config and save: the gateway reloads it (or send SIGHUP).
 
 MSG
