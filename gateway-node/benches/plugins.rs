@@ -91,6 +91,7 @@ fn bench(c: &mut Criterion) {
                     upstream_method: None,
                     max_body_bytes: None,
                     taps: Vec::new(),
+                    request_body: None,
                 };
                 let out = chains.access(black_box(route), &mut ctx).now_or_never();
                 assert!(

@@ -148,6 +148,13 @@ pub struct Ctx<'a> {
     pub max_body_bytes: Option<u64>,
     /// Observers of the upstream response (the streamed `response_body` phase).
     pub taps: Vec<Box<dyn ResponseTap>>,
+    /// Rewrites the (buffered) request body (request-transformer's `body` parts).
+    pub request_body: Option<Arc<dyn BodyRewrite>>,
+}
+
+/// Rewrites a request body of a given content type; `None` leaves it as it is.
+pub trait BodyRewrite: Send + Sync {
+    fn rewrite(&self, content_type: &str, body: &bytes::Bytes) -> Option<bytes::Bytes>;
 }
 
 /// Sees the upstream response as it streams to the client (e.g. to cache it).

@@ -27,6 +27,9 @@ use crate::router::{Match, RequestParts, uri};
 use crate::upstream::balancer::{Balancer, Outcome, PickError, hash_key};
 use crate::upstream::pool::{BoxError, ConnKey, ConnectError, Pool, ProxyBody, Sender};
 
+/// Largest request body a plugin may buffer to rewrite it.
+const MAX_REWRITE_BODY: usize = 8 << 20;
+
 pub const SERVER: &str = concat!("portico/", env!("CARGO_PKG_VERSION"));
 
 /// What the listener knows about a client connection.
@@ -299,6 +302,7 @@ impl Proxy {
         let mut upstream_method: Option<http::Method> = None;
         let mut max_body: Option<u64> = None;
         let mut taps: Vec<Box<dyn crate::plugin::ResponseTap>> = Vec::new();
+        let mut body_rewrite: Option<Arc<dyn crate::plugin::BodyRewrite>> = None;
         if cfg.chains.for_route(m.route).is_some() {
             let method = req.method().clone();
             let mut ctx = crate::plugin::Ctx {
@@ -316,6 +320,7 @@ impl Proxy {
                 upstream_method: None,
                 max_body_bytes: None,
                 taps: Vec::new(),
+                request_body: None,
             };
             let (chain, early) = cfg.chains.access(m.route, &mut ctx).await;
             query_owned = ctx.query.take();
@@ -323,6 +328,7 @@ impl Proxy {
             upstream_method = ctx.upstream_method.take();
             max_body = ctx.max_body_bytes;
             taps = std::mem::take(&mut ctx.taps);
+            body_rewrite = ctx.request_body.take();
             if let Some(c) = chain.as_ref().filter(|c| c.logs) {
                 *log = Some(log_start(
                     c.clone(),
@@ -347,6 +353,35 @@ impl Proxy {
             }
         }
         let query = query_owned.as_deref();
+        // a plugin rewrites the request body: buffer it (bounded), rewrite, resend
+        let mut rewritten: Option<Bytes> = None;
+        if let Some(rw) = body_rewrite {
+            let ct = req
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            if ct.starts_with("application/json")
+                || ct.starts_with("application/x-www-form-urlencoded")
+            {
+                let collected = http_body_util::Limited::new(req.body_mut(), MAX_REWRITE_BODY)
+                    .collect()
+                    .await;
+                let Ok(collected) = collected else {
+                    return error_response(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "Request size limit exceeded",
+                    );
+                };
+                let original = collected.to_bytes();
+                let new = rw.rewrite(&ct, &original).unwrap_or(original);
+                req.headers_mut()
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(new.len() as u64));
+                req.headers_mut().remove(header::TRANSFER_ENCODING);
+                rewritten = Some(new);
+            }
+        }
         let Some(svc) = rt.service.clone() else {
             return error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -497,15 +532,20 @@ impl Proxy {
         };
         // A request with a body gets the write/read timeout watch; a bodyless one
         // only waits for the response within read_timeout.
-        let body_empty = body.is_end_stream();
-        let watch = (!body_empty).then(|| Arc::new(BodyWatch::new()));
-        let up_body = match &watch {
-            Some(w) => RequestBody {
-                inner: body,
-                watch: w.clone(),
-            }
-            .boxed(),
-            None => body.map_err(|e| -> BoxError { Box::new(e) }).boxed(),
+        let body_empty = rewritten
+            .as_ref()
+            .map_or(body.is_end_stream(), |b| b.is_empty());
+        let watch = (!body_empty && rewritten.is_none()).then(|| Arc::new(BodyWatch::new()));
+        let up_body = match (&watch, rewritten) {
+            (_, Some(b)) => full(b),
+            (watch, None) => match watch {
+                Some(w) => RequestBody {
+                    inner: body,
+                    watch: w.clone(),
+                }
+                .boxed(),
+                None => body.map_err(|e| -> BoxError { Box::new(e) }).boxed(),
+            },
         };
         let too_large = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let up_body = match max_body {

@@ -309,8 +309,8 @@ mod tests {
             ),
             (
                 "request-transformer",
-                serde_json::json!({"add": {"body": ["a:b"]}}),
-                "plugins[0].config.add.body: body transformations are not supported",
+                serde_json::json!({"add": {"body": ["nocolon"]}}),
+                "plugins[0].config.add.body[0]: invalid value: nocolon",
             ),
             (
                 "request-transformer",

@@ -685,3 +685,66 @@ async fn plugin_response_headers_reach_the_proxys_own_errors() {
     assert!(r.header("kong-request-id").is_some());
     assert_eq!(r.header("x-env").as_deref(), Some("test"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_transformer_rewrites_json_and_form_bodies() {
+    let up = EchoServer::start("up").await;
+    let yaml = format!(
+        r#"_format_version: "3.0"
+services:
+- name: svc
+  url: {}
+  routes:
+  - name: b
+    paths: [/b]
+    plugins:
+    - name: request-transformer
+      config:
+        remove: {{body: [password]}}
+        rename: {{body: ["user:username"]}}
+        replace: {{body: ["role:guest"]}}
+        add: {{body: ["source:portico", "role:never"]}}
+        append: {{body: ["tags:new"]}}
+"#,
+        up.url()
+    );
+    let gw = Gateway::start(&yaml).await;
+    let c = client();
+    let r = send(
+        c.post(gw.url("/b"))
+            .header("content-type", "application/json")
+            .body(r#"{"user":"ann","password":"x","role":"admin","tags":["a"]}"#),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let sent: serde_json::Value =
+        serde_json::from_str(r.json()["body"].as_str().unwrap_or("{}")).unwrap_or_default();
+    assert_eq!(
+        sent,
+        serde_json::json!({"username": "ann", "role": "guest", "tags": ["a", "new"], "source": "portico"})
+    );
+    assert_eq!(
+        r.upstream_header("content-length"),
+        Some(r.json()["body"].as_str().unwrap_or("").len().to_string())
+    );
+
+    let r = send(
+        c.post(gw.url("/b"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("user=bob&password=y&role=admin"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json()["body"],
+        "username=bob&role=guest&source=portico&tags=new"
+    );
+    // other content types pass through untouched
+    let r = send(
+        c.post(gw.url("/b"))
+            .header("content-type", "text/plain")
+            .body("password=z"),
+    )
+    .await;
+    assert_eq!(r.json()["body"], "password=z");
+}

@@ -144,7 +144,59 @@ fn apply_query(ops: &[QueryOp], q: Option<String>) -> Option<String> {
     (!s.is_empty()).then(|| s.join("&"))
 }
 
+/// Body operations on a JSON object's top-level keys or form fields, in Kong's
+/// order (values are strings, as Kong's request-transformer sends them).
+pub struct BodyOps {
+    ops: Vec<QueryOp>,
+}
+
+impl crate::plugin::BodyRewrite for BodyOps {
+    fn rewrite(&self, content_type: &str, body: &bytes::Bytes) -> Option<bytes::Bytes> {
+        if content_type.starts_with("application/json") {
+            let mut v: serde_json::Value = if body.is_empty() {
+                serde_json::json!({})
+            } else {
+                serde_json::from_slice(body).ok()?
+            };
+            let obj = v.as_object_mut()?;
+            for op in &self.ops {
+                match op {
+                    QueryOp::Remove(k) => {
+                        obj.remove(k);
+                    }
+                    QueryOp::Rename(from, to) => {
+                        if let Some(x) = obj.remove(from) {
+                            obj.insert(to.clone(), x);
+                        }
+                    }
+                    QueryOp::Replace(k, val) => {
+                        if let Some(x) = obj.get_mut(k) {
+                            *x = val.clone().into();
+                        }
+                    }
+                    QueryOp::Add(k, val) => {
+                        obj.entry(k.clone()).or_insert_with(|| val.clone().into());
+                    }
+                    QueryOp::Append(k, val) => match obj.get_mut(k) {
+                        Some(serde_json::Value::Array(a)) => a.push(val.clone().into()),
+                        Some(x) => *x = serde_json::json!([x.clone(), val]),
+                        None => {
+                            obj.insert(k.clone(), val.clone().into());
+                        }
+                    },
+                }
+            }
+            serde_json::to_vec(&v).ok().map(bytes::Bytes::from)
+        } else {
+            let text = std::str::from_utf8(body).ok()?;
+            let out = apply_query(&self.ops, Some(text.to_string())).unwrap_or_default();
+            Some(bytes::Bytes::from(out))
+        }
+    }
+}
+
 pub struct RequestTransformer {
+    body: Option<std::sync::Arc<BodyOps>>,
     headers: Vec<HeaderOp>,
     query: Vec<QueryOp>,
     uri: Option<String>,
@@ -183,7 +235,27 @@ impl RequestTransformer {
             .as_deref()
             .map(|m| Method::from_bytes(m.as_bytes()).map_err(|e| format!("http_method: {e}")))
             .transpose()?;
+        let mut body = Vec::new();
+        for k in &c.remove.body {
+            body.push(QueryOp::Remove(k.clone()));
+        }
+        for (list, make) in [
+            (
+                &c.rename.body,
+                QueryOp::Rename as fn(String, String) -> QueryOp,
+            ),
+            (&c.replace.body, QueryOp::Replace),
+            (&c.add.body, QueryOp::Add),
+            (&c.append.body, QueryOp::Append),
+        ] {
+            for item in list {
+                let (a, b) = split(item)?;
+                body.push(make(a.to_string(), b.to_string()));
+            }
+        }
+        let body = (!body.is_empty()).then(|| std::sync::Arc::new(BodyOps { ops: body }));
         Ok(RequestTransformer {
+            body,
             headers,
             query,
             uri: c.replace.uri,
@@ -205,6 +277,9 @@ impl Plugin for RequestTransformer {
         }
         if let Some(m) = &self.method {
             ctx.upstream_method = Some(m.clone());
+        }
+        if let Some(b) = &self.body {
+            ctx.request_body = Some(b.clone());
         }
         Flow::Continue
     }

@@ -1,7 +1,8 @@
 //! `request-transformer` and `response-transformer`: Kong's `key:value` lists that
 //! remove, rename, replace, add and append headers, query arguments (and for the
-//! request, the path and method). Body transformations and `$(...)` templates are
-//! not supported yet and are refused with their path.
+//! request, the path, the method, and JSON or form-encoded bodies). Response JSON
+//! body transformations and `$(...)` templates are not supported yet and are
+//! refused with their path.
 
 use serde::{Deserialize, Serialize};
 
@@ -104,7 +105,7 @@ impl CheckConfig for RequestTransformerConfig {
             let p = path.field(op);
             check_list(&parts.headers, needs, &p.field("headers"), errors);
             check_list(&parts.querystring, needs, &p.field("querystring"), errors);
-            no_body(&parts.body, p.field("body"), errors, "body");
+            check_list(&parts.body, needs, &p.field("body"), errors);
         }
         let p = path.field("replace");
         check_list(&self.replace.headers, true, &p.field("headers"), errors);
@@ -114,7 +115,7 @@ impl CheckConfig for RequestTransformerConfig {
             &p.field("querystring"),
             errors,
         );
-        no_body(&self.replace.body, p.field("body"), errors, "body");
+        check_list(&self.replace.body, true, &p.field("body"), errors);
         if let Some(u) = &self.replace.uri {
             if u.contains("$(") {
                 errors.add(
