@@ -92,6 +92,7 @@ fn bench(c: &mut Criterion) {
                     max_body_bytes: None,
                     taps: Vec::new(),
                     request_body: None,
+                    response_body: None,
                 };
                 let out = chains.access(black_box(route), &mut ctx).now_or_never();
                 assert!(

@@ -150,6 +150,8 @@ pub struct Ctx<'a> {
     pub taps: Vec<Box<dyn ResponseTap>>,
     /// Rewrites the (buffered) request body (request-transformer's `body` parts).
     pub request_body: Option<Arc<dyn BodyRewrite>>,
+    /// Rewrites the (buffered) JSON response body (response-transformer's `json`).
+    pub response_body: Option<Arc<dyn BodyRewrite>>,
 }
 
 /// Rewrites a request body of a given content type; `None` leaves it as it is.

@@ -27,7 +27,21 @@ use crate::router::{Match, RequestParts, uri};
 use crate::upstream::balancer::{Balancer, Outcome, PickError, hash_key};
 use crate::upstream::pool::{BoxError, ConnKey, ConnectError, Pool, ProxyBody, Sender};
 
-/// Largest request body a plugin may buffer to rewrite it.
+/// Reads a whole body, `None` past `limit` bytes or on an error.
+async fn collect_limited(mut body: ProxyBody, limit: usize) -> Option<Bytes> {
+    let mut buf = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(d) = frame.ok()?.into_data() {
+            if buf.len() + d.len() > limit {
+                return None;
+            }
+            buf.extend_from_slice(&d);
+        }
+    }
+    Some(buf.freeze())
+}
+
+/// Largest body a plugin may buffer to rewrite it.
 const MAX_REWRITE_BODY: usize = 8 << 20;
 
 pub const SERVER: &str = concat!("portico/", env!("CARGO_PKG_VERSION"));
@@ -303,6 +317,7 @@ impl Proxy {
         let mut max_body: Option<u64> = None;
         let mut taps: Vec<Box<dyn crate::plugin::ResponseTap>> = Vec::new();
         let mut body_rewrite: Option<Arc<dyn crate::plugin::BodyRewrite>> = None;
+        let mut response_rewrite: Option<Arc<dyn crate::plugin::BodyRewrite>> = None;
         if cfg.chains.for_route(m.route).is_some() {
             let method = req.method().clone();
             let mut ctx = crate::plugin::Ctx {
@@ -321,6 +336,7 @@ impl Proxy {
                 max_body_bytes: None,
                 taps: Vec::new(),
                 request_body: None,
+                response_body: None,
             };
             let (chain, early) = cfg.chains.access(m.route, &mut ctx).await;
             query_owned = ctx.query.take();
@@ -329,6 +345,7 @@ impl Proxy {
             max_body = ctx.max_body_bytes;
             taps = std::mem::take(&mut ctx.taps);
             body_rewrite = ctx.request_body.take();
+            response_rewrite = ctx.response_body.take();
             if let Some(c) = chain.as_ref().filter(|c| c.logs) {
                 *log = Some(log_start(
                     c.clone(),
@@ -674,21 +691,36 @@ impl Proxy {
                 _guard: guard,
             }),
         };
+        // a plugin rewrites JSON response bodies: buffer (bounded), rewrite, resend
+        let mut body: ProxyBody = body.boxed();
+        if let Some(rw) = response_rewrite {
+            let ct = rhead
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            if ct.starts_with("application/json")
+                && !rhead.headers.contains_key(header::CONTENT_ENCODING)
+            {
+                let Some(original) = collect_limited(body, MAX_REWRITE_BODY).await else {
+                    return bad_gateway();
+                };
+                let new = rw.rewrite(&ct, &original).unwrap_or(original);
+                rhead
+                    .headers
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(new.len() as u64));
+                body = full(new);
+            }
+        }
         let taps: Vec<_> = taps
             .into_iter()
             .filter_map(|mut t| t.head(rhead.status, &rhead.headers).then_some(t))
             .collect();
         if taps.is_empty() {
-            Response::from_parts(rhead, body.boxed())
+            Response::from_parts(rhead, body)
         } else {
-            Response::from_parts(
-                rhead,
-                TapBody {
-                    inner: body.boxed(),
-                    taps,
-                }
-                .boxed(),
-            )
+            Response::from_parts(rhead, TapBody { inner: body, taps }.boxed())
         }
     }
 }

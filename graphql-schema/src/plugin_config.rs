@@ -319,8 +319,8 @@ mod tests {
             ),
             (
                 "response-transformer",
-                serde_json::json!({"add": {"json": ["a:b"]}}),
-                "plugins[0].config.add.json: JSON body transformations are not supported",
+                serde_json::json!({"add": {"json": ["n:x"], "json_types": ["number"]}}),
+                "plugins[0].config.add.json[0]: 'x' is not a number",
             ),
             (
                 "response-transformer",

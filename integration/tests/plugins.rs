@@ -748,3 +748,38 @@ services:
     .await;
     assert_eq!(r.json()["body"], "password=z");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn response_transformer_rewrites_json_bodies() {
+    let up = EchoServer::start("up").await;
+    let yaml = format!(
+        r#"_format_version: "3.0"
+services:
+- name: svc
+  url: {}
+  routes:
+  - name: j
+    paths: [/j]
+    plugins:
+    - name: response-transformer
+      config:
+        remove: {{json: [client]}}
+        rename: {{json: ["server:origin"]}}
+        add: {{json: ["api_version:2", "beta:true", "note:hi", "version:ignored"], json_types: [number, boolean, string, string]}}
+        append: {{json: ["method:extra"]}}
+"#,
+        up.url()
+    );
+    let gw = Gateway::start(&yaml).await;
+    let r = send(client().get(gw.url("/j"))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let j = r.json();
+    assert_eq!(j.get("client"), None);
+    assert_eq!(j["origin"], "up");
+    assert_eq!(j["api_version"], serde_json::json!(2.0));
+    assert_eq!(j["version"], "HTTP/1.1", "add does not overwrite");
+    assert_eq!(j["beta"], true);
+    assert_eq!(j["note"], "hi");
+    assert_eq!(j["method"], serde_json::json!(["GET", "extra"]));
+    assert_eq!(r.header("content-length"), Some(r.body.len().to_string()));
+}

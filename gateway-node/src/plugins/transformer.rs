@@ -287,25 +287,113 @@ impl Plugin for RequestTransformer {
 
 pub struct ResponseTransformer {
     headers: Vec<HeaderOp>,
+    json: Option<std::sync::Arc<JsonOps>>,
+}
+
+/// response-transformer's JSON operations, with values typed by `json_types`.
+pub struct JsonOps {
+    ops: Vec<(QueryOp, serde_json::Value)>,
+}
+
+fn typed(v: &str, t: Option<&String>) -> serde_json::Value {
+    match t.map(String::as_str) {
+        Some("number") => v
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(serde_json::Value::Number)
+            .unwrap_or_else(|| v.into()),
+        Some("boolean") => serde_json::Value::Bool(v == "true"),
+        _ => v.into(),
+    }
+}
+
+impl crate::plugin::BodyRewrite for JsonOps {
+    fn rewrite(&self, _content_type: &str, body: &bytes::Bytes) -> Option<bytes::Bytes> {
+        let mut v: serde_json::Value = serde_json::from_slice(body).ok()?;
+        let obj = v.as_object_mut()?;
+        for (op, val) in &self.ops {
+            match op {
+                QueryOp::Remove(k) => {
+                    obj.remove(k);
+                }
+                QueryOp::Rename(from, to) => {
+                    if let Some(x) = obj.remove(from) {
+                        obj.insert(to.clone(), x);
+                    }
+                }
+                QueryOp::Replace(k, _) => {
+                    if let Some(x) = obj.get_mut(k) {
+                        *x = val.clone();
+                    }
+                }
+                QueryOp::Add(k, _) => {
+                    obj.entry(k.clone()).or_insert_with(|| val.clone());
+                }
+                QueryOp::Append(k, _) => match obj.get_mut(k) {
+                    Some(serde_json::Value::Array(a)) => a.push(val.clone()),
+                    Some(x) => *x = serde_json::json!([x.clone(), val]),
+                    None => {
+                        obj.insert(k.clone(), val.clone());
+                    }
+                },
+            }
+        }
+        serde_json::to_vec(&v).ok().map(bytes::Bytes::from)
+    }
 }
 
 impl ResponseTransformer {
     pub fn new(c: ResponseTransformerConfig) -> Result<ResponseTransformer, String> {
-        Ok(ResponseTransformer {
-            headers: header_ops(
-                &c.remove.headers,
-                &c.rename.headers,
-                &c.replace.headers,
-                &c.add.headers,
-                &c.append.headers,
-            )?,
-        })
+        let headers = header_ops(
+            &c.remove.headers,
+            &c.rename.headers,
+            &c.replace.headers,
+            &c.add.headers,
+            &c.append.headers,
+        )?;
+        let mut ops = Vec::new();
+        for k in &c.remove.json {
+            ops.push((QueryOp::Remove(k.clone()), serde_json::Value::Null));
+        }
+        for item in &c.rename.json {
+            let (a, b) = split(item)?;
+            ops.push((
+                QueryOp::Rename(a.to_string(), b.to_string()),
+                serde_json::Value::Null,
+            ));
+        }
+        for (parts, make) in [
+            (
+                &c.replace,
+                QueryOp::Replace as fn(String, String) -> QueryOp,
+            ),
+            (&c.add, QueryOp::Add),
+            (&c.append, QueryOp::Append),
+        ] {
+            for (i, item) in parts.json.iter().enumerate() {
+                let (a, b) = split(item)?;
+                ops.push((
+                    make(a.to_string(), b.to_string()),
+                    typed(b, parts.json_types.get(i)),
+                ));
+            }
+        }
+        let json = (!ops.is_empty()).then(|| std::sync::Arc::new(JsonOps { ops }));
+        Ok(ResponseTransformer { headers, json })
     }
 }
 
 impl Plugin for ResponseTransformer {
     fn name(&self) -> &'static str {
         "response-transformer"
+    }
+
+    fn access(&self, ctx: &mut Ctx<'_>) -> Flow {
+        if let Some(j) = &self.json {
+            ctx.response_body = Some(j.clone());
+        }
+        Flow::Continue
     }
 
     fn response_headers(&self, _status: StatusCode, headers: &mut HeaderMap) {

@@ -1,8 +1,8 @@
 //! `request-transformer` and `response-transformer`: Kong's `key:value` lists that
 //! remove, rename, replace, add and append headers, query arguments (and for the
-//! request, the path, the method, and JSON or form-encoded bodies). Response JSON
-//! body transformations and `$(...)` templates are not supported yet and are
-//! refused with their path.
+//! request, the path, the method, and JSON or form-encoded bodies; for the
+//! response, JSON bodies with `json_types`). `$(...)` templates are not supported
+//! yet and are refused with their path.
 
 use serde::{Deserialize, Serialize};
 
@@ -85,15 +85,6 @@ fn check_list(list: &[String], needs_value: bool, path: &Path, errors: &mut Erro
     }
 }
 
-fn no_body(list: &[String], path: Path, errors: &mut Errors, what: &str) {
-    if !list.is_empty() {
-        errors.add(
-            path,
-            format!("{what} transformations are not supported by Portico yet"),
-        );
-    }
-}
-
 impl CheckConfig for RequestTransformerConfig {
     fn check(&self, path: &Path, errors: &mut Errors) {
         for (op, parts, needs) in [
@@ -148,35 +139,45 @@ impl CheckConfig for ResponseTransformerConfig {
             &path.field("rename").field("headers"),
             errors,
         );
-        no_body(
+        check_list(
             &self.remove.json,
-            path.field("remove").field("json"),
+            false,
+            &path.field("remove").field("json"),
             errors,
-            "JSON body",
         );
-        no_body(
+        check_list(
             &self.rename.json,
-            path.field("rename").field("json"),
+            true,
+            &path.field("rename").field("json"),
             errors,
-            "JSON body",
         );
         for (op, parts) in [
             ("replace", &self.replace),
             ("add", &self.add),
             ("append", &self.append),
         ] {
-            check_list(
-                &parts.headers,
-                true,
-                &path.field(op).field("headers"),
-                errors,
-            );
-            no_body(
-                &parts.json,
-                path.field(op).field("json"),
-                errors,
-                "JSON body",
-            );
+            let p = path.field(op);
+            check_list(&parts.headers, true, &p.field("headers"), errors);
+            check_list(&parts.json, true, &p.field("json"), errors);
+            for (i, t) in parts.json_types.iter().enumerate() {
+                if !["boolean", "number", "string"].contains(&t.as_str()) {
+                    errors.add(
+                        p.field("json_types").index(i),
+                        format!("expected one of: boolean, number, string; got '{t}'"),
+                    );
+                }
+            }
+            for (i, (item, t)) in parts.json.iter().zip(&parts.json_types).enumerate() {
+                let v = pair(item).map(|(_, v)| v).unwrap_or("");
+                let ok = match t.as_str() {
+                    "number" => v.parse::<f64>().is_ok(),
+                    "boolean" => v == "true" || v == "false",
+                    _ => true,
+                };
+                if !ok {
+                    errors.add(p.field("json").index(i), format!("'{v}' is not a {t}"));
+                }
+            }
         }
     }
 }
