@@ -93,6 +93,7 @@ fn bench(c: &mut Criterion) {
                     taps: Vec::new(),
                     request_body: None,
                     response_body: None,
+                    uri_captures: Vec::new(),
                 };
                 let out = chains.access(black_box(route), &mut ctx).now_or_never();
                 assert!(

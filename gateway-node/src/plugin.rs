@@ -148,6 +148,8 @@ pub struct Ctx<'a> {
     pub max_body_bytes: Option<u64>,
     /// Observers of the upstream response (the streamed `response_body` phase).
     pub taps: Vec<Box<dyn ResponseTap>>,
+    /// Named and numbered captures of the route's regex path (for templates).
+    pub uri_captures: Vec<(String, String)>,
     /// Rewrites the (buffered) request body (request-transformer's `body` parts).
     pub request_body: Option<Arc<dyn BodyRewrite>>,
     /// Rewrites the (buffered) JSON response body (response-transformer's `json`).

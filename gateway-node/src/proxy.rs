@@ -27,6 +27,24 @@ use crate::router::{Match, RequestParts, uri};
 use crate::upstream::balancer::{Balancer, Outcome, PickError, hash_key};
 use crate::upstream::pool::{BoxError, ConnKey, ConnectError, Pool, ProxyBody, Sender};
 
+/// The captures of a regex route's match (named, and numbered from 1).
+fn uri_captures(m: Match<'_>, path: &str) -> Vec<(String, String)> {
+    let Some(re) = m.regex else { return Vec::new() };
+    let Some(c) = re.captures(path) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (i, name) in re.capture_names().enumerate().skip(1) {
+        if let Some(v) = c.get(i) {
+            out.push((i.to_string(), v.as_str().to_string()));
+            if let Some(n) = name {
+                out.push((n.to_string(), v.as_str().to_string()));
+            }
+        }
+    }
+    out
+}
+
 /// Reads a whole body, `None` past `limit` bytes or on an error.
 async fn collect_limited(mut body: ProxyBody, limit: usize) -> Option<Bytes> {
     let mut buf = bytes::BytesMut::new();
@@ -337,6 +355,7 @@ impl Proxy {
                 taps: Vec::new(),
                 request_body: None,
                 response_body: None,
+                uri_captures: uri_captures(m, &path),
             };
             let (chain, early) = cfg.chains.access(m.route, &mut ctx).await;
             query_owned = ctx.query.take();

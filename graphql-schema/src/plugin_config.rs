@@ -314,8 +314,8 @@ mod tests {
             ),
             (
                 "request-transformer",
-                serde_json::json!({"replace": {"uri": "/x/$(uri_captures.id)"}}),
-                "plugins[0].config.replace.uri: templates",
+                serde_json::json!({"replace": {"uri": "/x/$(ngx.var.x)"}}),
+                "plugins[0].config.replace.uri: unsupported template expression",
             ),
             (
                 "response-transformer",

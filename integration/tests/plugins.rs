@@ -783,3 +783,39 @@ services:
     assert_eq!(j["method"], serde_json::json!(["GET", "extra"]));
     assert_eq!(r.header("content-length"), Some(r.body.len().to_string()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_transformer_templates() {
+    let up = EchoServer::start("up").await;
+    let yaml = format!(
+        r#"_format_version: "3.0"
+services:
+- name: svc
+  url: {}
+  routes:
+  - name: t
+    paths: ['~/users/(?<id>\d+)/orders/(\d+)$']
+    plugins:
+    - name: request-transformer
+      config:
+        add:
+          headers: ["x-user:$(uri_captures.id)", "x-order:$(uri_captures[2])", "x-from:$(headers.x-client)", "x-q:$(query_params.q)"]
+          querystring: ["user:$(uri_captures.id)"]
+        replace: {{uri: "/v2/users/$(uri_captures.id)"}}
+"#,
+        up.url()
+    );
+    let gw = Gateway::start(&yaml).await;
+    let r = send(
+        client()
+            .get(gw.url("/users/42/orders/7?q=abc"))
+            .header("x-client", "web"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.upstream_header("x-user").as_deref(), Some("42"));
+    assert_eq!(r.upstream_header("x-order").as_deref(), Some("7"));
+    assert_eq!(r.upstream_header("x-from").as_deref(), Some("web"));
+    assert_eq!(r.upstream_header("x-q").as_deref(), Some("abc"));
+    assert_eq!(r.json()["path"], "/v2/users/42?q=abc&user=42");
+}

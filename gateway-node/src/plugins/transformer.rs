@@ -196,6 +196,8 @@ impl crate::plugin::BodyRewrite for BodyOps {
 }
 
 pub struct RequestTransformer {
+    /// The config, when its values use `$(...)` templates: rendered per request.
+    templated: Option<RequestTransformerConfig>,
     body: Option<std::sync::Arc<BodyOps>>,
     headers: Vec<HeaderOp>,
     query: Vec<QueryOp>,
@@ -254,7 +256,9 @@ impl RequestTransformer {
             }
         }
         let body = (!body.is_empty()).then(|| std::sync::Arc::new(BodyOps { ops: body }));
+        let templated = has_templates(&c).then(|| c.clone());
         Ok(RequestTransformer {
+            templated,
             body,
             headers,
             query,
@@ -264,12 +268,111 @@ impl RequestTransformer {
     }
 }
 
+fn all_values(c: &RequestTransformerConfig) -> impl Iterator<Item = &String> {
+    [&c.rename, &c.add, &c.append]
+        .into_iter()
+        .flat_map(|p| p.headers.iter().chain(&p.querystring).chain(&p.body))
+        .chain(
+            c.replace
+                .headers
+                .iter()
+                .chain(&c.replace.querystring)
+                .chain(&c.replace.body),
+        )
+        .chain(c.replace.uri.iter())
+}
+
+fn has_templates(c: &RequestTransformerConfig) -> bool {
+    all_values(c).any(|v| v.contains("$("))
+}
+
+/// Substitutes `$(headers.x)`, `$(query_params.x)` and `$(uri_captures.x)` with
+/// the request's values (empty when absent), as Kong's templates do.
+fn render(v: &str, ctx: &Ctx<'_>) -> String {
+    let mut out = String::with_capacity(v.len());
+    let mut rest = v;
+    while let Some(start) = rest.find("$(") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find(')') else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let expr = &after[..end];
+        if let Ok(refs) =
+            graphql_schema::plugin_config::transformer::template_refs(&format!("$({expr})"))
+            && let Some((scope, key)) = refs.into_iter().next()
+        {
+            let value = match scope.as_str() {
+                "headers" => ctx
+                    .headers
+                    .get(key.to_ascii_lowercase().as_str())
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string),
+                "query_params" => ctx.query.as_deref().and_then(|q| {
+                    q.split('&').find_map(|kv| {
+                        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                        (k == key).then(|| v.to_string())
+                    })
+                }),
+                _ => ctx
+                    .uri_captures
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, v)| v.clone()),
+            };
+            out.push_str(&value.unwrap_or_default());
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The config with every template rendered for this request.
+fn rendered(c: &RequestTransformerConfig, ctx: &Ctx<'_>) -> RequestTransformerConfig {
+    let mut c = c.clone();
+    let fix = |list: &mut Vec<String>| {
+        for item in list.iter_mut() {
+            if item.contains("$(")
+                && let Some((k, v)) = item.split_once(':')
+            {
+                *item = format!("{k}:{}", render(v, ctx));
+            }
+        }
+    };
+    for p in [&mut c.rename, &mut c.add, &mut c.append] {
+        fix(&mut p.headers);
+        fix(&mut p.querystring);
+        fix(&mut p.body);
+    }
+    fix(&mut c.replace.headers);
+    fix(&mut c.replace.querystring);
+    fix(&mut c.replace.body);
+    if let Some(u) = c.replace.uri.as_mut() {
+        *u = render(u, ctx);
+    }
+    c
+}
+
 impl Plugin for RequestTransformer {
     fn name(&self) -> &'static str {
         "request-transformer"
     }
 
     fn access(&self, ctx: &mut Ctx<'_>) -> Flow {
+        if let Some(c) = &self.templated {
+            // render from the request as it arrived, then apply like a plain config
+            let mut once = match RequestTransformer::new(rendered(c, ctx)) {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!("request-transformer: template produced an invalid value: {e}");
+                    return Flow::Continue;
+                }
+            };
+            once.templated = None;
+            return once.access(ctx);
+        }
         apply_headers(&self.headers, ctx.headers);
         ctx.query = apply_query(&self.query, ctx.query.take());
         if let Some(u) = &self.uri {

@@ -67,13 +67,45 @@ pub fn pair(s: &str) -> Option<(&str, &str)> {
     s.split_once(':')
 }
 
+/// The `$(...)` expressions in a value: `headers.NAME`, `query_params.NAME`,
+/// `uri_captures.NAME` (or with `["NAME"]`, or `[N]` for captures).
+pub fn template_refs(v: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    let mut rest = v;
+    while let Some(start) = rest.find("$(") {
+        let after = &rest[start + 2..];
+        let end = after
+            .find(')')
+            .ok_or_else(|| format!("unclosed template in '{v}'"))?;
+        let expr = after[..end].trim();
+        let (scope, key) = if let Some((s, k)) = expr.split_once('[') {
+            (
+                s,
+                k.trim_end_matches(']')
+                    .trim_matches('"')
+                    .trim_matches('\'')
+                    .to_string(),
+            )
+        } else if let Some((s, k)) = expr.split_once('.') {
+            (s, k.to_string())
+        } else {
+            return Err(format!("unsupported template expression '{expr}'"));
+        };
+        if !["headers", "query_params", "uri_captures"].contains(&scope) || key.is_empty() {
+            return Err(format!(
+                "unsupported template expression '{expr}' (use headers, query_params or uri_captures)"
+            ));
+        }
+        out.push((scope.to_string(), key));
+        rest = &after[end + 1..];
+    }
+    Ok(out)
+}
+
 fn check_list(list: &[String], needs_value: bool, path: &Path, errors: &mut Errors) {
     for (i, item) in list.iter().enumerate() {
-        if item.contains("$(") {
-            errors.add(
-                path.index(i),
-                "templates ($(...)) are not supported by Portico yet",
-            );
+        if let Err(m) = template_refs(item) {
+            errors.add(path.index(i), m);
         } else if needs_value && pair(item).is_none_or(|(k, _)| k.is_empty()) {
             errors.add(
                 path.index(i),
@@ -108,11 +140,8 @@ impl CheckConfig for RequestTransformerConfig {
         );
         check_list(&self.replace.body, true, &p.field("body"), errors);
         if let Some(u) = &self.replace.uri {
-            if u.contains("$(") {
-                errors.add(
-                    p.field("uri"),
-                    "templates ($(...)) are not supported by Portico yet",
-                );
+            if let Err(m) = template_refs(u) {
+                errors.add(p.field("uri"), m);
             } else if !u.starts_with('/') {
                 errors.add(p.field("uri"), "should start with: /");
             }
