@@ -93,7 +93,31 @@ fn apply_headers(ops: &[HeaderOp], h: &mut HeaderMap) {
     }
 }
 
+/// Kong's remove/rename/replace/add/append lists as key operations, in that order.
+fn kv_ops(
+    remove: &[String],
+    rename: &[String],
+    replace: &[String],
+    add: &[String],
+    append: &[String],
+) -> Result<Vec<QueryOp>, String> {
+    let mut ops: Vec<QueryOp> = remove.iter().map(|k| QueryOp::Remove(k.clone())).collect();
+    for (list, make) in [
+        (rename, QueryOp::Rename as fn(String, String) -> QueryOp),
+        (replace, QueryOp::Replace),
+        (add, QueryOp::Add),
+        (append, QueryOp::Append),
+    ] {
+        for item in list {
+            let (a, b) = split(item)?;
+            ops.push(make(a.to_string(), b.to_string()));
+        }
+    }
+    Ok(ops)
+}
+
 /// Query operations on `k=v` pairs kept in order.
+#[derive(Clone)]
 enum QueryOp {
     Remove(String),
     Rename(String, String),
@@ -147,49 +171,39 @@ fn apply_query(ops: &[QueryOp], q: Option<String>) -> Option<String> {
 /// Body operations on a JSON object's top-level keys or form fields, in Kong's
 /// order (values are strings, as Kong's request-transformer sends them).
 pub struct BodyOps {
-    ops: Vec<QueryOp>,
+    form: Vec<QueryOp>,
+    /// The same operations for JSON bodies, with string values.
+    json: JsonOps,
+}
+
+impl BodyOps {
+    fn new(form: Vec<QueryOp>) -> BodyOps {
+        let json = JsonOps {
+            ops: form
+                .iter()
+                .map(|op| {
+                    let v = match op {
+                        QueryOp::Replace(_, v) | QueryOp::Add(_, v) | QueryOp::Append(_, v) => {
+                            v.clone().into()
+                        }
+                        _ => serde_json::Value::Null,
+                    };
+                    (op.clone(), v)
+                })
+                .collect(),
+        };
+        BodyOps { form, json }
+    }
 }
 
 impl crate::plugin::BodyRewrite for BodyOps {
     fn rewrite(&self, content_type: &str, body: &bytes::Bytes) -> Option<bytes::Bytes> {
         if content_type.starts_with("application/json") {
-            let mut v: serde_json::Value = if body.is_empty() {
-                serde_json::json!({})
-            } else {
-                serde_json::from_slice(body).ok()?
-            };
-            let obj = v.as_object_mut()?;
-            for op in &self.ops {
-                match op {
-                    QueryOp::Remove(k) => {
-                        obj.remove(k);
-                    }
-                    QueryOp::Rename(from, to) => {
-                        if let Some(x) = obj.remove(from) {
-                            obj.insert(to.clone(), x);
-                        }
-                    }
-                    QueryOp::Replace(k, val) => {
-                        if let Some(x) = obj.get_mut(k) {
-                            *x = val.clone().into();
-                        }
-                    }
-                    QueryOp::Add(k, val) => {
-                        obj.entry(k.clone()).or_insert_with(|| val.clone().into());
-                    }
-                    QueryOp::Append(k, val) => match obj.get_mut(k) {
-                        Some(serde_json::Value::Array(a)) => a.push(val.clone().into()),
-                        Some(x) => *x = serde_json::json!([x.clone(), val]),
-                        None => {
-                            obj.insert(k.clone(), val.clone().into());
-                        }
-                    },
-                }
-            }
-            serde_json::to_vec(&v).ok().map(bytes::Bytes::from)
+            // an empty JSON request body is an empty object to add to
+            self.json.apply(body, true)
         } else {
             let text = std::str::from_utf8(body).ok()?;
-            let out = apply_query(&self.ops, Some(text.to_string())).unwrap_or_default();
+            let out = apply_query(&self.form, Some(text.to_string())).unwrap_or_default();
             Some(bytes::Bytes::from(out))
         }
     }
@@ -214,48 +228,26 @@ impl RequestTransformer {
             &c.add.headers,
             &c.append.headers,
         )?;
-        let mut query = Vec::new();
-        for k in &c.remove.querystring {
-            query.push(QueryOp::Remove(k.clone()));
-        }
-        for (list, make) in [
-            (
-                &c.rename.querystring,
-                QueryOp::Rename as fn(String, String) -> QueryOp,
-            ),
-            (&c.replace.querystring, QueryOp::Replace),
-            (&c.add.querystring, QueryOp::Add),
-            (&c.append.querystring, QueryOp::Append),
-        ] {
-            for item in list {
-                let (a, b) = split(item)?;
-                query.push(make(a.to_string(), b.to_string()));
-            }
-        }
+        let query = kv_ops(
+            &c.remove.querystring,
+            &c.rename.querystring,
+            &c.replace.querystring,
+            &c.add.querystring,
+            &c.append.querystring,
+        )?;
         let method = c
             .http_method
             .as_deref()
             .map(|m| Method::from_bytes(m.as_bytes()).map_err(|e| format!("http_method: {e}")))
             .transpose()?;
-        let mut body = Vec::new();
-        for k in &c.remove.body {
-            body.push(QueryOp::Remove(k.clone()));
-        }
-        for (list, make) in [
-            (
-                &c.rename.body,
-                QueryOp::Rename as fn(String, String) -> QueryOp,
-            ),
-            (&c.replace.body, QueryOp::Replace),
-            (&c.add.body, QueryOp::Add),
-            (&c.append.body, QueryOp::Append),
-        ] {
-            for item in list {
-                let (a, b) = split(item)?;
-                body.push(make(a.to_string(), b.to_string()));
-            }
-        }
-        let body = (!body.is_empty()).then(|| std::sync::Arc::new(BodyOps { ops: body }));
+        let body = kv_ops(
+            &c.remove.body,
+            &c.rename.body,
+            &c.replace.body,
+            &c.add.body,
+            &c.append.body,
+        )?;
+        let body = (!body.is_empty()).then(|| std::sync::Arc::new(BodyOps::new(body)));
         let templated = has_templates(&c).then(|| c.clone());
         Ok(RequestTransformer {
             templated,
@@ -411,9 +403,14 @@ fn typed(v: &str, t: Option<&String>) -> serde_json::Value {
     }
 }
 
-impl crate::plugin::BodyRewrite for JsonOps {
-    fn rewrite(&self, _content_type: &str, body: &bytes::Bytes) -> Option<bytes::Bytes> {
-        let mut v: serde_json::Value = serde_json::from_slice(body).ok()?;
+impl JsonOps {
+    /// Applies the operations to a JSON object body's top-level keys.
+    fn apply(&self, body: &bytes::Bytes, empty_is_object: bool) -> Option<bytes::Bytes> {
+        let mut v: serde_json::Value = if body.is_empty() && empty_is_object {
+            serde_json::json!({})
+        } else {
+            serde_json::from_slice(body).ok()?
+        };
         let obj = v.as_object_mut()?;
         for (op, val) in &self.ops {
             match op {
@@ -443,6 +440,12 @@ impl crate::plugin::BodyRewrite for JsonOps {
             }
         }
         serde_json::to_vec(&v).ok().map(bytes::Bytes::from)
+    }
+}
+
+impl crate::plugin::BodyRewrite for JsonOps {
+    fn rewrite(&self, _content_type: &str, body: &bytes::Bytes) -> Option<bytes::Bytes> {
+        self.apply(body, false)
     }
 }
 
