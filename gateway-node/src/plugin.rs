@@ -2,6 +2,9 @@
 //! plugin), and the chains compiled per route with Kong's scoping precedence.
 //!
 //! Phases, each with a no-op default so a plugin writes only what it uses:
+//! - `rewrite`: before routing, for global instances only (neither route nor
+//!   consumer is known yet); may change the request headers the router sees, or
+//!   answer the request;
 //! - `access`: after the route (and, for later plugins, the consumer) is known;
 //!   may answer the request itself;
 //! - `response_headers`: the response head, upstream's or a plugin's, before it is
@@ -14,8 +17,8 @@
 //! authentication plugin identifies a consumer, the rest of the request runs on
 //! that consumer's chain.
 //!
-//! `access` is synchronous for now: the plugins here need no I/O. The first plugin
-//! that does (rate-limiting with Redis) makes it return a future.
+//! `access` returns [`Flow::Wait`] when it needs I/O (rate-limiting with Redis);
+//! the others are synchronous. `log` hands its entry to a background task.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -171,6 +174,16 @@ pub trait ResponseTap: Send + Sync {
     fn end(self: Box<Self>);
 }
 
+/// What a `rewrite` plugin sees: the request before it is routed.
+pub struct RewriteCtx<'a> {
+    pub conn: &'a ConnInfo,
+    pub method: &'a http::Method,
+    /// The request headers (routing by header sees the changes).
+    pub headers: &'a mut HeaderMap,
+    /// Headers to add to the response to the client, whatever it is (a 404 too).
+    pub response_headers: Vec<(HeaderName, HeaderValue)>,
+}
+
 /// What `access` decided.
 pub enum Flow {
     Continue,
@@ -188,6 +201,17 @@ pub struct Waited {
 
 pub trait Plugin: Send + Sync {
     fn name(&self) -> &'static str;
+
+    /// Before routing; only global instances run it. May answer the request.
+    /// Default: continue.
+    fn rewrite(&self, _ctx: &mut RewriteCtx<'_>) -> Option<Response<ProxyBody>> {
+        None
+    }
+
+    /// Whether this plugin has a rewrite phase.
+    fn rewrites(&self) -> bool {
+        false
+    }
 
     /// After routing; may answer the request (a 401, a termination) instead of
     /// proxying it. Default: continue.
@@ -291,6 +315,8 @@ pub struct Chain {
 #[derive(Default)]
 pub struct Chains {
     pub consumers: Consumers,
+    /// Global instances with a rewrite phase, highest priority first.
+    rewrite: Vec<Step>,
     /// Per router route index; `None` when no plugin applies.
     by_route: Vec<Option<Arc<Chain>>>,
     /// (route index, consumer id) -> chain, for consumers with scoped plugins.
@@ -424,6 +450,30 @@ impl Chains {
                 .filter(|c| has_consumer_scope(c))
                 .collect()
         };
+        let rewrite: Vec<Step> = {
+            let global = |s: &PluginScope| {
+                s.route.is_none()
+                    && s.service.is_none()
+                    && s.consumer.is_none()
+                    && s.consumer_group.is_none()
+            };
+            let mut ps: Vec<&PluginEntity> = config
+                .plugins
+                .iter()
+                .filter(|p| p.enabled && global(&p.scope))
+                .collect();
+            ps.sort_by_key(|p| {
+                std::cmp::Reverse(
+                    graphql_schema::plugin_config::info(&p.name)
+                        .map(|i| i.priority)
+                        .unwrap_or(0),
+                )
+            });
+            ps.into_iter()
+                .filter_map(step)
+                .filter(|s| s.handler.rewrites())
+                .collect()
+        };
         let mut by_route = Vec::with_capacity(routes.len());
         let mut by_consumer = HashMap::new();
         for (i, r) in routes.iter().enumerate() {
@@ -448,9 +498,28 @@ impl Chains {
         }
         Ok(Chains {
             consumers,
+            rewrite,
             by_route,
             by_consumer,
         })
+    }
+
+    /// Whether any global plugin has a rewrite phase.
+    pub fn rewrites(&self) -> bool {
+        !self.rewrite.is_empty()
+    }
+
+    /// Runs the rewrite phase of the global plugins; a response when one answered.
+    pub fn rewrite(&self, ctx: &mut RewriteCtx<'_>) -> Option<Response<ProxyBody>> {
+        for s in &self.rewrite {
+            if !(if ctx.conn.tls { s.tls } else { s.plain }) {
+                continue;
+            }
+            if let Some(r) = s.handler.rewrite(ctx) {
+                return Some(r);
+            }
+        }
+        None
     }
 
     pub fn for_route(&self, route: usize) -> Option<&Arc<Chain>> {

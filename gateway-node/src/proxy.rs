@@ -259,7 +259,7 @@ impl Proxy {
     pub async fn handle(
         self: Arc<Self>,
         conn: Arc<ConnInfo>,
-        req: Request<Incoming>,
+        mut req: Request<Incoming>,
     ) -> Result<Response<ProxyBody>, Infallible> {
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let Some(cfg) = self.config.load_full() else {
@@ -268,11 +268,32 @@ impl Proxy {
                 "no Route matched with those values",
             ));
         };
+        // rewrite phase: global plugins, before routing
+        let mut rewrite_headers = Vec::new();
+        let mut early = None;
+        if cfg.chains.rewrites() {
+            let method = req.method().clone();
+            let mut ctx = crate::plugin::RewriteCtx {
+                conn: &conn,
+                method: &method,
+                headers: req.headers_mut(),
+                response_headers: Vec::new(),
+            };
+            early = cfg.chains.rewrite(&mut ctx);
+            rewrite_headers = ctx.response_headers;
+        }
         let mut log = None;
         let mut after = None;
-        let mut resp = self
-            .route_and_proxy(&cfg, &conn, req, &mut log, &mut after)
-            .await;
+        let mut resp = match early {
+            Some(r) => r,
+            None => {
+                self.route_and_proxy(&cfg, &conn, req, &mut log, &mut after)
+                    .await
+            }
+        };
+        for (k, v) in rewrite_headers {
+            resp.headers_mut().insert(k, v);
+        }
         // the response-header phase sees every answer: upstream's, a plugin's, or
         // the proxy's own errors
         if let Some(a) = &after {

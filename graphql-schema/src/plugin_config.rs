@@ -372,18 +372,78 @@ mod tests {
         }
     }
 
+    fn minimal(name: &str) -> Value {
+        match name {
+            "rate-limiting" => serde_json::json!({"minute": 1}),
+            "ip-restriction" => serde_json::json!({"allow": ["127.0.0.1"]}),
+            "acl" => serde_json::json!({"allow": ["admins"]}),
+            "file-log" => serde_json::json!({"path": "/tmp/x.log"}),
+            "http-log" => serde_json::json!({"http_endpoint": "http://127.0.0.1:1/"}),
+            _ => serde_json::json!({}),
+        }
+    }
+
     #[test]
     fn every_plugin_has_a_schema() {
         for p in PLUGINS {
-            let minimal = match p.name {
-                "rate-limiting" => serde_json::json!({"minute": 1}),
-                "ip-restriction" => serde_json::json!({"allow": ["127.0.0.1"]}),
-                "acl" => serde_json::json!({"allow": ["admins"]}),
-                "file-log" => serde_json::json!({"path": "/tmp/x.log"}),
-                "http-log" => serde_json::json!({"http_endpoint": "http://127.0.0.1:1/"}),
-                _ => serde_json::json!({}),
+            assert!(run(p.name, minimal(p.name)).is_ok(), "{}", p.name);
+        }
+    }
+
+    /// A value of the wrong type for what `v` is (every field has a default or
+    /// was set, so the filled-in config shows each field's kind).
+    fn wrong_type(v: &Value) -> Value {
+        match v {
+            Value::String(_) | Value::Null => serde_json::json!([[{"x": 1}]]),
+            Value::Number(_) | Value::Bool(_) => serde_json::json!("not-a-scalar"),
+            Value::Array(_) => serde_json::json!(42),
+            Value::Object(_) => serde_json::json!(42),
+        }
+    }
+
+    /// Every field of every plugin: a value of the wrong type is refused, with an
+    /// error whose path names that field; the other fields stay valid.
+    #[test]
+    fn every_field_error_names_its_field() {
+        let mut checked = 0;
+        for p in PLUGINS {
+            let full = match run(p.name, minimal(p.name)) {
+                Ok(Value::Object(m)) => m,
+                other => panic!("{}: {other:?}", p.name),
             };
-            assert!(run(p.name, minimal).is_ok(), "{}", p.name);
+            for (field, v) in &full {
+                let mut bad = full.clone();
+                bad.insert(field.clone(), wrong_type(v));
+                let want = format!("plugins[0].config.{field}");
+                match run(p.name, Value::Object(bad)) {
+                    Ok(_) => panic!("{}.{field}: accepted {}", p.name, wrong_type(v)),
+                    Err(es) => assert!(
+                        es.iter().any(|e| e.starts_with(&want)),
+                        "{}.{field}: want an error at {want}, got {es:?}",
+                        p.name
+                    ),
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 100, "{checked} fields checked");
+    }
+
+    /// Unknown fields are named, with their path, for every plugin.
+    #[test]
+    fn unknown_fields_are_named() {
+        for p in PLUGINS {
+            let mut cfg = minimal(p.name);
+            if let Value::Object(m) = &mut cfg {
+                m.insert("no_such_field".into(), Value::Bool(true));
+            }
+            let es = run(p.name, cfg).err().unwrap_or_default();
+            assert!(
+                es.iter()
+                    .any(|e| e.starts_with("plugins[0].config.no_such_field")),
+                "{}: {es:?}",
+                p.name
+            );
         }
     }
 }

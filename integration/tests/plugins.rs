@@ -180,6 +180,11 @@ async fn request_termination_scopes_and_consumer_precedence() {
     // plugin-made answers carry it too
     let r = send(c.get(gw.url("/locked"))).await;
     assert!(r.header("kong-request-id").is_some());
+    // a global instance runs in the rewrite phase, before routing: the router's
+    // own 404 carries an id as well
+    let r = send(c.get(gw.url("/nowhere"))).await;
+    assert_eq!(r.status, 404);
+    assert!(r.header("kong-request-id").is_some_and(|v| v.contains('#')));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

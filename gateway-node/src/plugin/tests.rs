@@ -259,3 +259,22 @@ fn resolve_picks_the_most_specific_enabled_instance_per_name() {
         Some(serde_json::json!(500))
     );
 }
+
+#[test]
+fn only_global_instances_run_the_rewrite_phase() {
+    let chains = |extra: &str| {
+        let text = format!(
+            "_format_version: '3.0'\nservices:\n- name: s\n  url: http://127.0.0.1:1\n  routes:\n  - name: r\n    paths: [/]\n    plugins:\n    - name: correlation-id\n{extra}"
+        );
+        let loaded = graphql_schema::deck::load_str(&text).expect("valid");
+        Chains::build(&loaded.config, &loaded.config.routes).expect("builds")
+    };
+    // route-scoped only: nothing runs before routing
+    assert!(!chains("").rewrites());
+    // a global instance does
+    assert!(chains("plugins:\n- name: correlation-id\n").rewrites());
+    // a disabled global instance does not
+    assert!(!chains("plugins:\n- name: correlation-id\n  enabled: false\n").rewrites());
+    // a global plugin without a rewrite phase does not
+    assert!(!chains("plugins:\n- name: cors\n").rewrites());
+}

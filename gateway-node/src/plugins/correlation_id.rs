@@ -7,7 +7,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use graphql_schema::plugin_config::correlation_id::CorrelationIdConfig;
 use http::{HeaderName, HeaderValue};
 
-use crate::plugin::{Ctx, Flow, Plugin};
+use http::{HeaderMap, Response};
+
+use crate::plugin::{Ctx, Flow, Plugin, RewriteCtx};
+use crate::proxy::ConnInfo;
+use crate::upstream::pool::ProxyBody;
 
 pub struct CorrelationId {
     header: HeaderName,
@@ -42,7 +46,7 @@ impl CorrelationId {
         })
     }
 
-    fn generate(&self, ctx: &Ctx<'_>) -> String {
+    fn generate(&self, conn: &ConnInfo) -> String {
         match self.generator {
             Generator::Uuid => uuid::Uuid::new_v4().to_string(),
             Generator::UuidCounter => format!(
@@ -57,14 +61,29 @@ impl CorrelationId {
                     .unwrap_or(0.0);
                 format!(
                     "{}-{}-{}-{}-{}-{now:.3}",
-                    ctx.conn.remote.ip(),
-                    ctx.conn.local_port,
+                    conn.remote.ip(),
+                    conn.local_port,
                     std::process::id(),
-                    ctx.conn.remote.port(),
+                    conn.remote.port(),
                     self.counter.fetch_add(1, Ordering::Relaxed) + 1
                 )
             }
         }
+    }
+}
+
+impl CorrelationId {
+    /// Keeps the client's id or sets a new one; returns the id to echo.
+    fn ensure(&self, conn: &ConnInfo, headers: &mut HeaderMap) -> Option<HeaderValue> {
+        let id = match headers.get(&self.header) {
+            Some(v) => v.clone(),
+            None => {
+                let v = HeaderValue::from_str(&self.generate(conn)).ok()?;
+                headers.insert(self.header.clone(), v.clone());
+                v
+            }
+        };
+        self.echo.then_some(id)
     }
 }
 
@@ -73,18 +92,23 @@ impl Plugin for CorrelationId {
         "correlation-id"
     }
 
+    /// A global instance sets the id before routing, so the router's own answers
+    /// (a 404) carry it too.
+    fn rewrite(&self, ctx: &mut RewriteCtx<'_>) -> Option<Response<ProxyBody>> {
+        if let Some(id) = self.ensure(ctx.conn, ctx.headers) {
+            ctx.response_headers.push((self.header.clone(), id));
+        }
+        None
+    }
+
+    fn rewrites(&self) -> bool {
+        true
+    }
+
+    /// Route-, service- or consumer-scoped instances (a global one finds its id
+    /// already set and only echoes it again).
     fn access(&self, ctx: &mut Ctx<'_>) -> Flow {
-        let id = match ctx.headers.get(&self.header) {
-            Some(v) => v.clone(),
-            None => match HeaderValue::from_str(&self.generate(ctx)) {
-                Ok(v) => {
-                    ctx.headers.insert(self.header.clone(), v.clone());
-                    v
-                }
-                Err(_) => return Flow::Continue,
-            },
-        };
-        if self.echo {
+        if let Some(id) = self.ensure(ctx.conn, ctx.headers) {
             ctx.response_headers.push((self.header.clone(), id));
         }
         Flow::Continue
