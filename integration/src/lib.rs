@@ -33,6 +33,8 @@ use tokio::task::JoinHandle;
 
 pub use serde_json;
 
+pub mod platform;
+
 /// How long any polling helper waits before giving up.
 pub const DEADLINE: Duration = Duration::from_secs(15);
 

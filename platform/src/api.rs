@@ -1,0 +1,755 @@
+//! The GraphQL schema: control planes and their config entities (connections with
+//! cursor pagination and name/tag filters), mutations that go through the plane's
+//! actor, the config snapshot, and the `configChanges` subscription.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use async_graphql::{
+    ComplexObject, Context, ID, InputObject, Json, Object, Result, Schema, SimpleObject,
+    Subscription,
+};
+use futures_util::Stream;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::actor::{self, ChangeEvent, EntityChange, Op, Shared, SupMsg};
+use crate::error::{ApiError, Code};
+use crate::model::{Kind, Plan, Record};
+use crate::store;
+
+pub type PorticoSchema = Schema<Query, Mutation, Subscription>;
+
+pub const MAX_DEPTH: usize = 12;
+pub const MAX_COMPLEXITY: usize = 5000;
+const DEFAULT_PAGE: usize = 100;
+const MAX_PAGE: usize = 1000;
+
+pub fn schema(shared: Arc<Shared>, planes: ractor::ActorRef<SupMsg>) -> PorticoSchema {
+    Schema::build(Query, Mutation, Subscription)
+        .data(shared)
+        .data(planes)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .finish()
+}
+
+/// The SDL of the schema (without data), for the snapshot in `graphql-schema`.
+pub fn sdl() -> String {
+    Schema::build(Query, Mutation, Subscription).finish().sdl()
+}
+
+fn shared<'a>(ctx: &Context<'a>) -> &'a Arc<Shared> {
+    ctx.data_unchecked::<Arc<Shared>>()
+}
+
+/// Turns an [`ApiError`] into the GraphQL error (the first problem; the others
+/// are listed in `extensions.problems`).
+fn gql(e: ApiError) -> async_graphql::Error {
+    let mut errs = e.into_graphql();
+    let first = errs.remove(0);
+    if errs.is_empty() {
+        return first;
+    }
+    let mut first = first;
+    let more: Vec<async_graphql::Value> = errs
+        .into_iter()
+        .map(|x| {
+            let mut m = async_graphql::indexmap::IndexMap::new();
+            m.insert(
+                async_graphql::Name::new("message"),
+                async_graphql::Value::String(x.message.clone()),
+            );
+            if let Some(f) = x.extensions.as_ref().and_then(|e| e.get("field")).cloned() {
+                m.insert(async_graphql::Name::new("field"), f);
+            }
+            async_graphql::Value::Object(m)
+        })
+        .collect();
+    let ext = first.extensions.get_or_insert_with(Default::default);
+    ext.set("problems", async_graphql::Value::List(more));
+    first
+}
+
+fn parse_id(id: &ID, field: &str) -> Result<Uuid> {
+    Uuid::parse_str(id.as_str())
+        .map_err(|_| gql(ApiError::field(Code::Validation, field, "expected a UUID")))
+}
+
+fn plane(ctx: &Context<'_>, id: Uuid) -> Result<Arc<actor::View>> {
+    shared(ctx)
+        .view(id)
+        .ok_or_else(|| gql(ApiError::not_found(format!("control plane {id}"))))
+}
+
+/// A control plane by id or name.
+fn plane_by_ref(ctx: &Context<'_>, r: &str) -> Result<Arc<actor::View>> {
+    if let Ok(id) = Uuid::parse_str(r) {
+        return plane(ctx, id);
+    }
+    shared(ctx)
+        .views()
+        .into_iter()
+        .find(|v| v.name == r)
+        .ok_or_else(|| gql(ApiError::not_found(format!("control plane {r:?}"))))
+}
+
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub end_cursor: Option<String>,
+}
+
+/// Cursor pagination over an ordered list: the cursor is the position after which
+/// the page starts.
+fn page<T: Clone>(
+    items: &[T],
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<(Vec<T>, PageInfo, usize)> {
+    let first = match first {
+        None => DEFAULT_PAGE,
+        Some(n) if n < 0 => {
+            return Err(gql(ApiError::field(
+                Code::Validation,
+                "first",
+                "must be >= 0",
+            )));
+        }
+        Some(n) => (n as usize).min(MAX_PAGE),
+    };
+    let start = match after {
+        None => 0,
+        Some(c) => c.parse::<usize>().map_err(|_| {
+            gql(ApiError::field(
+                Code::Validation,
+                "after",
+                "not a cursor from this list",
+            ))
+        })?,
+    };
+    let end = (start + first).min(items.len());
+    let nodes = items
+        .get(start.min(items.len())..end)
+        .unwrap_or(&[])
+        .to_vec();
+    Ok((
+        nodes,
+        PageInfo {
+            has_next_page: end < items.len(),
+            end_cursor: (end > start).then(|| end.to_string()),
+        },
+        items.len(),
+    ))
+}
+
+#[derive(SimpleObject)]
+pub struct ControlPlaneConnection {
+    pub nodes: Vec<ControlPlane>,
+    pub page_info: PageInfo,
+    pub total_count: usize,
+}
+
+#[derive(SimpleObject)]
+pub struct ConfigEntityConnection {
+    pub nodes: Vec<ConfigEntity>,
+    pub page_info: PageInfo,
+    pub total_count: usize,
+}
+
+/// A control plane: a named set of gateway configuration, versioned.
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct ControlPlane {
+    pub id: ID,
+    pub name: String,
+    pub description: Option<String>,
+    pub labels: Json<Value>,
+    /// Bumped by every committed change.
+    pub config_version: i64,
+    /// Hash of the canonical config; a node with the same config reports the same.
+    pub config_hash: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    #[graphql(skip)]
+    view: Arc<actor::View>,
+}
+
+impl ControlPlane {
+    fn from_view(v: Arc<actor::View>) -> ControlPlane {
+        ControlPlane {
+            id: ID(v.id.to_string()),
+            name: v.name.clone(),
+            description: v.description.clone(),
+            labels: Json(v.labels.clone()),
+            config_version: v.version,
+            config_hash: v.hash.clone(),
+            created_at: v.created_at,
+            updated_at: v.updated_at,
+            view: v,
+        }
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct EntityFilter {
+    /// Exact name (for consumers: username; targets: target).
+    pub name: Option<String>,
+    /// Entities carrying all of these tags.
+    pub tags: Option<Vec<String>>,
+}
+
+#[ComplexObject]
+impl ControlPlane {
+    /// Config entities of this plane, in creation order.
+    async fn entities(
+        &self,
+        kind: Option<Kind>,
+        filter: Option<EntityFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<ConfigEntityConnection> {
+        let f = filter.unwrap_or_default();
+        let list: Vec<ConfigEntity> = self
+            .view
+            .list(kind)
+            .into_iter()
+            .filter(|r| {
+                f.name
+                    .as_ref()
+                    .is_none_or(|n| r.name().as_deref() == Some(n))
+            })
+            .filter(|r| f.tags.as_ref().is_none_or(|ts| crate::model::owned(r, ts)))
+            .map(|r| ConfigEntity::from_record(self.view.id, r))
+            .collect();
+        let (nodes, page_info, total_count) = page(&list, first, after)?;
+        Ok(ConfigEntityConnection {
+            nodes,
+            page_info,
+            total_count,
+        })
+    }
+
+    /// One entity by id.
+    async fn entity(&self, id: ID) -> Result<Option<ConfigEntity>> {
+        let id = parse_id(&id, "id")?;
+        Ok(self
+            .view
+            .records
+            .get(&id)
+            .map(|r| ConfigEntity::from_record(self.view.id, r)))
+    }
+}
+
+/// A config entity (service, route, plugin, ...) in Kong's JSON form. Write-only
+/// fields (keys, passwords, secrets, private keys) are never returned.
+#[derive(SimpleObject, Clone)]
+pub struct ConfigEntity {
+    pub id: ID,
+    pub control_plane_id: ID,
+    pub kind: Kind,
+    pub name: Option<String>,
+    pub tags: Vec<String>,
+    /// The entity's fields as Kong names them; references are `{"id": ...}`.
+    pub data: Json<Value>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl ConfigEntity {
+    fn from_record(plane: Uuid, r: &Record) -> ConfigEntity {
+        ConfigEntity {
+            id: ID(r.id.to_string()),
+            control_plane_id: ID(plane.to_string()),
+            kind: r.kind,
+            name: r.name(),
+            tags: r.tags(),
+            data: Json(r.public_data()),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// The full config of a plane at a version.
+#[derive(SimpleObject, Clone)]
+pub struct ConfigSnapshot {
+    pub control_plane_id: ID,
+    pub version: i64,
+    pub hash: String,
+    /// A decK document (`_format_version: "3.0"`), without write-only fields.
+    pub document: Json<Value>,
+}
+
+fn snapshot(v: &actor::View) -> ConfigSnapshot {
+    ConfigSnapshot {
+        control_plane_id: ID(v.id.to_string()),
+        version: v.version,
+        hash: v.hash.clone(),
+        document: Json(v.document(false)),
+    }
+}
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// Control planes, filtered by exact name or labels (all must match).
+    async fn control_planes(
+        &self,
+        ctx: &Context<'_>,
+        name: Option<String>,
+        labels: Option<Json<Value>>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<ControlPlaneConnection> {
+        let want: Map<String, Value> = labels
+            .and_then(|l| l.0.as_object().cloned())
+            .unwrap_or_default();
+        let list: Vec<ControlPlane> = shared(ctx)
+            .views()
+            .into_iter()
+            .filter(|v| name.as_ref().is_none_or(|n| &v.name == n))
+            .filter(|v| want.iter().all(|(k, x)| v.labels.get(k) == Some(x)))
+            .map(ControlPlane::from_view)
+            .collect();
+        let (nodes, page_info, total_count) = page(&list, first, after)?;
+        Ok(ControlPlaneConnection {
+            nodes,
+            page_info,
+            total_count,
+        })
+    }
+
+    /// A control plane by id or by name.
+    async fn control_plane(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<ID>,
+        name: Option<String>,
+    ) -> Result<Option<ControlPlane>> {
+        let v = match (id, name) {
+            (Some(id), _) => shared(ctx).view(parse_id(&id, "id")?),
+            (None, Some(n)) => shared(ctx).views().into_iter().find(|v| v.name == n),
+            (None, None) => {
+                return Err(gql(ApiError::new(Code::Validation, "give id or name")));
+            }
+        };
+        Ok(v.map(ControlPlane::from_view))
+    }
+
+    /// The full configuration of a control plane (by id or name).
+    async fn control_plane_config(&self, ctx: &Context<'_>, id: ID) -> Result<ConfigSnapshot> {
+        Ok(snapshot(plane_by_ref(ctx, id.as_str())?.as_ref()))
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateControlPlaneInput {
+    pub name: String,
+    pub description: Option<String>,
+    pub labels: Option<Json<Value>>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateControlPlaneInput {
+    pub id: ID,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub labels: Option<Json<Value>>,
+}
+
+#[derive(InputObject)]
+pub struct DeleteInput {
+    /// For entities: the control plane they belong to.
+    pub control_plane_id: Option<ID>,
+    pub id: ID,
+}
+
+#[derive(InputObject)]
+pub struct CreateEntityInput {
+    pub control_plane_id: ID,
+    pub kind: Kind,
+    /// Kong's fields for this kind (as in a decK file, without nested entities);
+    /// references by id: `"service": {"id": "..."}`.
+    pub data: Json<Value>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateEntityInput {
+    pub control_plane_id: ID,
+    pub id: ID,
+    /// Fields to replace; `null` removes a field (back to its default).
+    pub data: Json<Value>,
+}
+
+#[derive(InputObject)]
+pub struct ApplyConfigInput {
+    /// Control plane id or name.
+    pub control_plane: String,
+    /// A decK document (JSON; the CLI converts YAML).
+    pub document: Json<Value>,
+    /// Only entities with all these tags are owned (and they get them), as decK's
+    /// `--select-tag`.
+    pub select_tags: Option<Vec<String>>,
+    /// Plan only; change nothing.
+    pub dry_run: Option<bool>,
+}
+
+#[derive(SimpleObject)]
+pub struct Deleted {
+    pub id: ID,
+    /// The config version after the delete (control planes: none).
+    pub config_version: Option<i64>,
+    /// Everything removed (cascaded plugins, credentials, targets, snis).
+    pub plan: Option<Plan>,
+}
+
+#[derive(SimpleObject)]
+pub struct ApplyResult {
+    pub config_version: i64,
+    pub plan: Plan,
+    pub dry_run: bool,
+}
+
+fn object(v: Value, field: &str) -> Result<Map<String, Value>> {
+    match v {
+        Value::Object(m) => Ok(m),
+        _ => Err(gql(ApiError::field(
+            Code::Validation,
+            field,
+            "expected an object",
+        ))),
+    }
+}
+
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    async fn create_control_plane(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateControlPlaneInput,
+    ) -> Result<ControlPlane> {
+        actor::check_plane_name(&input.name).map_err(gql)?;
+        let labels = input
+            .labels
+            .map(|l| l.0)
+            .unwrap_or_else(|| Value::Object(Map::new()));
+        actor::check_labels(&labels).map_err(gql)?;
+        let sh = shared(ctx);
+        if sh.views().iter().any(|v| v.name == input.name) {
+            return Err(gql(ApiError::field(
+                Code::Conflict,
+                "input.name",
+                "a control plane with this name exists",
+            )));
+        }
+        let id = Uuid::new_v4();
+        let now = store::now_ms();
+        store::insert_control_plane(
+            &sh.db,
+            store::control_plane::Model {
+                id: id.to_string(),
+                name: input.name,
+                description: input.description,
+                labels: labels.to_string(),
+                version: 0,
+                created_at: now,
+                updated_at: now,
+            },
+        )
+        .await
+        .map_err(|e| {
+            if e.to_string().to_lowercase().contains("unique") {
+                gql(ApiError::field(
+                    Code::Conflict,
+                    "input.name",
+                    "a control plane with this name exists",
+                ))
+            } else {
+                gql(ApiError::internal(e))
+            }
+        })?;
+        let planes = ctx.data_unchecked::<ractor::ActorRef<SupMsg>>();
+        match planes.call(|r| SupMsg::Start(id, r), None).await {
+            Ok(ractor::rpc::CallResult::Success(Ok(()))) => {}
+            other => {
+                return Err(gql(ApiError::internal(format!(
+                    "control plane actor did not start: {other:?}"
+                ))));
+            }
+        }
+        Ok(ControlPlane::from_view(plane(ctx, id)?))
+    }
+
+    async fn update_control_plane(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateControlPlaneInput,
+    ) -> Result<ControlPlane> {
+        let id = parse_id(&input.id, "input.id")?;
+        let sh = shared(ctx);
+        if let Some(n) = &input.name
+            && sh.views().iter().any(|v| &v.name == n && v.id != id)
+        {
+            return Err(gql(ApiError::field(
+                Code::Conflict,
+                "input.name",
+                "a control plane with this name exists",
+            )));
+        }
+        let a = sh
+            .actor(id)
+            .ok_or_else(|| gql(ApiError::not_found(format!("control plane {id}"))))?;
+        let r = a
+            .call(
+                |reply| actor::Msg::UpdateMeta {
+                    name: input.name,
+                    description: input.description.map(Some),
+                    labels: input.labels.map(|l| l.0),
+                    reply,
+                },
+                None,
+            )
+            .await;
+        match r {
+            Ok(ractor::rpc::CallResult::Success(r)) => r.map_err(gql)?,
+            other => return Err(gql(ApiError::internal(format!("{other:?}")))),
+        }
+        Ok(ControlPlane::from_view(plane(ctx, id)?))
+    }
+
+    /// Deletes a control plane with all its entities and change log.
+    async fn delete_control_plane(&self, ctx: &Context<'_>, input: DeleteInput) -> Result<Deleted> {
+        let id = parse_id(&input.id, "input.id")?;
+        plane(ctx, id)?;
+        let planes = ctx.data_unchecked::<ractor::ActorRef<SupMsg>>();
+        let _ = planes.call(|r| SupMsg::Stop(id, r), None).await;
+        store::delete_control_plane(&shared(ctx).db, &id.to_string())
+            .await
+            .map_err(|e| gql(ApiError::internal(e)))?;
+        Ok(Deleted {
+            id: input.id,
+            config_version: None,
+            plan: None,
+        })
+    }
+
+    async fn create_entity(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateEntityInput,
+    ) -> Result<ConfigEntity> {
+        let plane_id = parse_id(&input.control_plane_id, "input.controlPlaneId")?;
+        let data = object(input.data.0, "input.data")?;
+        let c = shared(ctx)
+            .mutate(
+                plane_id,
+                Op::Create {
+                    kind: input.kind,
+                    data,
+                },
+            )
+            .await
+            .map_err(gql)?;
+        c.record
+            .map(|r| ConfigEntity::from_record(plane_id, &r))
+            .ok_or_else(|| gql(ApiError::internal("created entity missing")))
+    }
+
+    async fn update_entity(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateEntityInput,
+    ) -> Result<ConfigEntity> {
+        let plane_id = parse_id(&input.control_plane_id, "input.controlPlaneId")?;
+        let id = parse_id(&input.id, "input.id")?;
+        let patch = object(input.data.0, "input.data")?;
+        let c = shared(ctx)
+            .mutate(plane_id, Op::Update { id, patch })
+            .await
+            .map_err(gql)?;
+        c.record
+            .map(|r| ConfigEntity::from_record(plane_id, &r))
+            .ok_or_else(|| gql(ApiError::internal("updated entity missing")))
+    }
+
+    /// Deletes an entity and what Kong deletes with it (plugins scoped to it, a
+    /// consumer's credentials, an upstream's targets, a certificate's snis). A
+    /// service that routes still use is not deleted.
+    async fn delete_entity(&self, ctx: &Context<'_>, input: DeleteInput) -> Result<Deleted> {
+        let plane_id = match &input.control_plane_id {
+            Some(p) => parse_id(p, "input.controlPlaneId")?,
+            None => {
+                return Err(gql(ApiError::field(
+                    Code::Validation,
+                    "input.controlPlaneId",
+                    "required",
+                )));
+            }
+        };
+        let id = parse_id(&input.id, "input.id")?;
+        let c = shared(ctx)
+            .mutate(plane_id, Op::Delete { id })
+            .await
+            .map_err(gql)?;
+        Ok(Deleted {
+            id: input.id,
+            config_version: Some(c.version),
+            plan: Some(c.plan),
+        })
+    }
+
+    /// Makes a control plane match a decK document in one transaction (one
+    /// version), and returns the plan it carried out (or would, with `dryRun`).
+    async fn apply_config(
+        &self,
+        ctx: &Context<'_>,
+        input: ApplyConfigInput,
+    ) -> Result<ApplyResult> {
+        let v = plane_by_ref(ctx, &input.control_plane)?;
+        let dry_run = input.dry_run.unwrap_or(false);
+        let c = shared(ctx)
+            .mutate(
+                v.id,
+                Op::Apply {
+                    document: input.document.0,
+                    select_tags: input.select_tags.unwrap_or_default(),
+                    dry_run,
+                },
+            )
+            .await
+            .map_err(gql)?;
+        Ok(ApplyResult {
+            config_version: c.version,
+            plan: c.plan,
+            dry_run,
+        })
+    }
+
+    /// Failure injection for tests and drills: the plane's actor fails and its
+    /// supervisor restarts it from the database.
+    async fn crash_control_plane_actor(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let id = parse_id(&id, "id")?;
+        let a = shared(ctx)
+            .actor(id)
+            .ok_or_else(|| gql(ApiError::not_found(format!("control plane {id}"))))?;
+        Ok(a.cast(actor::Msg::Crash).is_ok())
+    }
+}
+
+/// One committed version, or a snapshot when the change log no longer covers the
+/// version a subscriber asked from.
+#[derive(SimpleObject, Clone)]
+pub struct ConfigChange {
+    pub control_plane_id: ID,
+    pub version: i64,
+    pub hash: String,
+    pub at: i64,
+    pub changes: Vec<EntityChange>,
+    pub snapshot: Option<ConfigSnapshot>,
+}
+
+impl From<&ChangeEvent> for ConfigChange {
+    fn from(e: &ChangeEvent) -> ConfigChange {
+        ConfigChange {
+            control_plane_id: ID(e.control_plane_id.to_string()),
+            version: e.version,
+            hash: e.hash.clone(),
+            at: e.at,
+            changes: e.changes.clone(),
+            snapshot: None,
+        }
+    }
+}
+
+/// The changes after `since` from the log, or a snapshot when the log starts later.
+async fn backlog(sh: &Shared, plane: Uuid, since: i64) -> Result<VecDeque<ConfigChange>, ApiError> {
+    let p = plane.to_string();
+    let oldest = store::oldest_change(&sh.db, &p)
+        .await
+        .map_err(ApiError::internal)?;
+    let view = sh
+        .view(plane)
+        .ok_or_else(|| ApiError::not_found(format!("control plane {plane}")))?;
+    if since < view.version && oldest.is_none_or(|o| o > since + 1) {
+        return Ok(VecDeque::from([ConfigChange {
+            control_plane_id: ID(p),
+            version: view.version,
+            hash: view.hash.clone(),
+            at: view.updated_at,
+            changes: Vec::new(),
+            snapshot: Some(snapshot(&view)),
+        }]));
+    }
+    let mut out = VecDeque::new();
+    for row in store::changes_since(&sh.db, &p, since)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        let ev: ChangeEvent = serde_json::from_str(&row.changes).map_err(ApiError::internal)?;
+        out.push_back(ConfigChange::from(&ev));
+    }
+    Ok(out)
+}
+
+pub struct Subscription;
+
+#[Subscription]
+impl Subscription {
+    /// Every committed change of a control plane after `sinceVersion`, once and in
+    /// order; first a snapshot when the change log no longer reaches back that far.
+    async fn config_changes(
+        &self,
+        ctx: &Context<'_>,
+        control_plane_id: ID,
+        since_version: Option<i64>,
+    ) -> Result<impl Stream<Item = ConfigChange> + use<>> {
+        let id = parse_id(&control_plane_id, "controlPlaneId")?;
+        let sh = shared(ctx).clone();
+        let view = plane(ctx, id)?;
+        // subscribe first, then read the log: nothing falls between the two
+        let rx = sh.subscribe(id);
+        let since = since_version.unwrap_or(view.version);
+        let pending = backlog(&sh, id, since).await.map_err(gql)?;
+        let last = pending.back().map(|c| c.version).unwrap_or(since);
+        struct St {
+            sh: Arc<Shared>,
+            id: Uuid,
+            rx: tokio::sync::broadcast::Receiver<Arc<ChangeEvent>>,
+            pending: VecDeque<ConfigChange>,
+            last: i64,
+        }
+        let st = St {
+            sh,
+            id,
+            rx,
+            pending,
+            last,
+        };
+        Ok(futures_util::stream::unfold(st, |mut st| async move {
+            loop {
+                if let Some(c) = st.pending.pop_front() {
+                    st.last = st.last.max(c.version);
+                    return Some((c, st));
+                }
+                match st.rx.recv().await {
+                    Ok(ev) if ev.version > st.last => {
+                        st.last = ev.version;
+                        return Some((ConfigChange::from(ev.as_ref()), st));
+                    }
+                    Ok(_) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        match backlog(&st.sh, st.id, st.last).await {
+                            Ok(p) => st.pending = p,
+                            Err(_) => return None,
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        }))
+    }
+}

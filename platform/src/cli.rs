@@ -1,0 +1,202 @@
+//! `portico apply | diff | dump`: decK-style automation over the GraphQL API.
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+pub struct Client {
+    pub server: String,
+    pub token: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    pub fn new(server: &str, token: &str) -> anyhow::Result<Client> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Ok(Client {
+            server: server.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+            http: reqwest::Client::builder().build()?,
+        })
+    }
+
+    /// Runs one operation; GraphQL errors become one error listing them all.
+    pub async fn run(&self, query: &str, variables: Value) -> anyhow::Result<Value> {
+        let resp = self
+            .http
+            .post(format!("{}/graphql", self.server))
+            .bearer_auth(&self.token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot reach the platform at {}: {e}", self.server))?;
+        let status = resp.status();
+        let body: Value = resp
+            .json()
+            .await
+            .map_err(|e| anyhow::anyhow!("the platform answered {status} without JSON: {e}"))?;
+        if let Some(errs) = body
+            .get("errors")
+            .and_then(Value::as_array)
+            .filter(|e| !e.is_empty())
+        {
+            let mut lines = Vec::new();
+            for e in errs {
+                lines.push(e["message"].as_str().unwrap_or("error").to_string());
+                for p in e["extensions"]["problems"].as_array().into_iter().flatten() {
+                    lines.push(p["message"].as_str().unwrap_or("error").to_string());
+                }
+            }
+            anyhow::bail!("{}", lines.join("\n"));
+        }
+        Ok(body["data"].clone())
+    }
+}
+
+const APPLY: &str = r#"mutation Apply($input: ApplyConfigInput!) {
+  applyConfig(input: $input) {
+    configVersion dryRun
+    plan {
+      creates { kind id name }
+      updates { kind id name }
+      deletes { kind id name }
+    }
+  }
+}"#;
+
+const ENSURE: &str = r#"query Plane($name: String) { controlPlane(name: $name) { id } }"#;
+const CREATE: &str = r#"mutation Create($input: CreateControlPlaneInput!) { createControlPlane(input: $input) { id } }"#;
+const DUMP: &str =
+    r#"query Dump($id: ID!) { controlPlaneConfig(id: $id) { version hash document } }"#;
+
+fn read_document(file: &PathBuf) -> anyhow::Result<Value> {
+    let text = if file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())?
+    } else {
+        std::fs::read_to_string(file)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?
+    };
+    graphql_schema::deck::parse_text(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
+}
+
+/// Prints a plan the way decK does, and returns whether it was empty.
+pub fn print_plan(plan: &Value, verb_past: bool) -> bool {
+    let mut n = [0usize; 3];
+    for (i, (key, verb)) in [
+        ("creates", "creating"),
+        ("updates", "updating"),
+        ("deletes", "deleting"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        for it in plan[key].as_array().into_iter().flatten() {
+            n[i] += 1;
+            let kind = it["kind"]
+                .as_str()
+                .unwrap_or("?")
+                .to_lowercase()
+                .replace('_', "-");
+            let name = it["name"].as_str().unwrap_or("");
+            println!("{verb} {kind} {name} ({})", it["id"].as_str().unwrap_or(""));
+        }
+    }
+    println!("Summary:");
+    let w = if verb_past {
+        ["Created", "Updated", "Deleted"]
+    } else {
+        ["Create", "Update", "Delete"]
+    };
+    println!(
+        "  {}: {}\n  {}: {}\n  {}: {}",
+        w[0], n[0], w[1], n[1], w[2], n[2]
+    );
+    n == [0, 0, 0]
+}
+
+async fn ensure_plane(c: &Client, name: &str, create: bool) -> anyhow::Result<String> {
+    let d = c.run(ENSURE, json!({ "name": name })).await?;
+    if let Some(id) = d["controlPlane"]["id"].as_str() {
+        return Ok(id.to_string());
+    }
+    if !create {
+        anyhow::bail!("control plane {name:?} does not exist");
+    }
+    let d = c.run(CREATE, json!({ "input": { "name": name } })).await?;
+    println!("created control plane {name}");
+    d["createControlPlane"]["id"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| anyhow::anyhow!("the platform did not return the new control plane's id"))
+}
+
+/// `apply` (or `diff` with `dry_run`): returns whether the plan was empty.
+pub async fn apply(
+    c: &Client,
+    file: &PathBuf,
+    plane: &str,
+    select_tags: &[String],
+    dry_run: bool,
+) -> anyhow::Result<bool> {
+    let doc = read_document(file)?;
+    let id = ensure_plane(c, plane, !dry_run).await?;
+    let d = c
+        .run(
+            APPLY,
+            json!({ "input": {
+                "controlPlane": id,
+                "document": doc,
+                "selectTags": select_tags,
+                "dryRun": dry_run,
+            }}),
+        )
+        .await?;
+    let r = &d["applyConfig"];
+    let empty = print_plan(&r["plan"], !dry_run);
+    if !dry_run {
+        println!("control plane {plane} is at version {}", r["configVersion"]);
+    }
+    Ok(empty)
+}
+
+pub async fn dump(
+    c: &Client,
+    plane: &str,
+    out: Option<&PathBuf>,
+    select_tags: &[String],
+) -> anyhow::Result<()> {
+    let id = ensure_plane(c, plane, false).await?;
+    let d = c.run(DUMP, json!({ "id": id })).await?;
+    let mut doc = d["controlPlaneConfig"]["document"].clone();
+    if !select_tags.is_empty() {
+        keep_tagged(&mut doc, select_tags);
+    }
+    let text = serde_yaml_ng::to_string(&doc)?;
+    match out {
+        Some(p) if p.as_os_str() != "-" => std::fs::write(p, text)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?,
+        _ => print!("{text}"),
+    }
+    Ok(())
+}
+
+/// Keeps only entities carrying all `tags` (decK's `--select-tag` on dump).
+fn keep_tagged(doc: &mut Value, tags: &[String]) {
+    let Some(top) = doc.as_object_mut() else {
+        return;
+    };
+    for (k, v) in top.iter_mut() {
+        if k.starts_with('_') {
+            continue;
+        }
+        if let Value::Array(items) = v {
+            items.retain(|it| {
+                let have: Vec<&str> = it["tags"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                tags.iter().all(|t| have.contains(&t.as_str()))
+            });
+        }
+    }
+}

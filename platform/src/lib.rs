@@ -1,0 +1,11 @@
+//! Portico's control plane: storage (sea-orm), the control plane actors (ractor),
+//! the GraphQL API (async-graphql on axum) and the `portico` CLI.
+
+pub mod actor;
+pub mod api;
+pub mod cli;
+pub mod error;
+pub mod metrics;
+pub mod model;
+pub mod server;
+pub mod store;

@@ -1,0 +1,155 @@
+//! `portico`: the platform server and its automation commands.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "portico",
+    version,
+    about = "Portico platform: control planes and their gateway configuration over GraphQL"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(clap::Args)]
+struct Remote {
+    /// The platform's address.
+    #[arg(long, env = "PORTICO_URL", default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// An API token (the admin token printed on first start).
+    #[arg(long, env = "PORTICO_TOKEN", hide_env_values = true)]
+    token: String,
+    /// The control plane (name).
+    #[arg(long = "control-plane", default_value = "default")]
+    control_plane: String,
+    /// Only entities with all these tags are managed (decK's --select-tag).
+    #[arg(long = "select-tag")]
+    select_tags: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the platform: GraphQL API on /graphql, subscriptions on /graphql/ws.
+    Serve {
+        #[arg(long, env = "PORTICO_LISTEN", default_value = "0.0.0.0:8080")]
+        listen: std::net::SocketAddr,
+        /// Where the embedded SQLite database lives.
+        #[arg(long, env = "PORTICO_DATA_DIR", default_value = "portico-data")]
+        data_dir: PathBuf,
+        /// postgres://... to use PostgreSQL instead of SQLite.
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: Option<String>,
+        /// The admin token to create on first start (default: a random one, printed once).
+        #[arg(long, env = "PORTICO_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: Option<String>,
+    },
+    /// Make a control plane match a decK file, in one transaction. Prints the plan.
+    Apply {
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        /// Print the plan only.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Print what `apply` would change; exit code 2 when there are changes.
+    Diff {
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Write a control plane's config as a decK file that `apply` accepts back.
+    Dump {
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let code = match run(Cli::parse()).await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+async fn run(cli: Cli) -> anyhow::Result<i32> {
+    use platform::cli;
+    match cli.cmd {
+        Cmd::Serve {
+            listen,
+            data_dir,
+            database_url,
+            admin_token,
+        } => {
+            let r = platform::server::start(platform::server::Options {
+                listen,
+                data_dir,
+                database_url,
+                admin_token,
+            })
+            .await?;
+            println!(
+                "portico platform listening on http://{} (GraphQL at /graphql)",
+                r.addr
+            );
+            tokio::select! {
+                _ = r.task => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            Ok(0)
+        }
+        Cmd::Apply {
+            file,
+            dry_run,
+            remote,
+        } => {
+            let c = cli::Client::new(&remote.server, &remote.token)?;
+            cli::apply(
+                &c,
+                &file,
+                &remote.control_plane,
+                &remote.select_tags,
+                dry_run,
+            )
+            .await?;
+            Ok(0)
+        }
+        Cmd::Diff { file, remote } => {
+            let c = cli::Client::new(&remote.server, &remote.token)?;
+            let empty =
+                cli::apply(&c, &file, &remote.control_plane, &remote.select_tags, true).await?;
+            Ok(if empty { 0 } else { 2 })
+        }
+        Cmd::Dump { output, remote } => {
+            let c = cli::Client::new(&remote.server, &remote.token)?;
+            cli::dump(
+                &c,
+                &remote.control_plane,
+                output.as_ref(),
+                &remote.select_tags,
+            )
+            .await?;
+            Ok(0)
+        }
+    }
+}

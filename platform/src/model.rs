@@ -1,0 +1,718 @@
+//! A control plane's configuration as the platform holds it: flat entities in
+//! Kong's JSON form (references as `{"id": ...}`), the decK document built from
+//! them (what the node loads and what validation runs on), flattening of a user's
+//! nested decK file, and the plan that turns one state into another.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+#[derive(
+    async_graphql::Enum,
+    Copy,
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Kind {
+    Certificate,
+    CaCertificate,
+    Sni,
+    Upstream,
+    Target,
+    Service,
+    Route,
+    ConsumerGroup,
+    Consumer,
+    KeyAuthCredential,
+    BasicAuthCredential,
+    JwtSecret,
+    Acl,
+    Plugin,
+}
+
+/// Kinds in the order a document lists them (referenced before referencing).
+pub const KINDS: &[Kind] = &[
+    Kind::Certificate,
+    Kind::CaCertificate,
+    Kind::Sni,
+    Kind::Upstream,
+    Kind::Target,
+    Kind::Service,
+    Kind::Route,
+    Kind::ConsumerGroup,
+    Kind::Consumer,
+    Kind::KeyAuthCredential,
+    Kind::BasicAuthCredential,
+    Kind::JwtSecret,
+    Kind::Acl,
+    Kind::Plugin,
+];
+
+impl Kind {
+    /// The decK key for a list of these.
+    pub fn key(self) -> &'static str {
+        match self {
+            Kind::Certificate => "certificates",
+            Kind::CaCertificate => "ca_certificates",
+            Kind::Sni => "snis",
+            Kind::Upstream => "upstreams",
+            Kind::Target => "targets",
+            Kind::Service => "services",
+            Kind::Route => "routes",
+            Kind::ConsumerGroup => "consumer_groups",
+            Kind::Consumer => "consumers",
+            Kind::KeyAuthCredential => "keyauth_credentials",
+            Kind::BasicAuthCredential => "basicauth_credentials",
+            Kind::JwtSecret => "jwt_secrets",
+            Kind::Acl => "acls",
+            Kind::Plugin => "plugins",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        KINDS
+            .iter()
+            .copied()
+            .find(|k| k.key() == s || k.as_str() == s)
+    }
+
+    /// The stored name (SCREAMING_SNAKE_CASE, as in GraphQL).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Certificate => "CERTIFICATE",
+            Kind::CaCertificate => "CA_CERTIFICATE",
+            Kind::Sni => "SNI",
+            Kind::Upstream => "UPSTREAM",
+            Kind::Target => "TARGET",
+            Kind::Service => "SERVICE",
+            Kind::Route => "ROUTE",
+            Kind::ConsumerGroup => "CONSUMER_GROUP",
+            Kind::Consumer => "CONSUMER",
+            Kind::KeyAuthCredential => "KEY_AUTH_CREDENTIAL",
+            Kind::BasicAuthCredential => "BASIC_AUTH_CREDENTIAL",
+            Kind::JwtSecret => "JWT_SECRET",
+            Kind::Acl => "ACL",
+            Kind::Plugin => "PLUGIN",
+        }
+    }
+
+    /// Credentials live nested in their consumer in a decK file.
+    pub fn is_credential(self) -> bool {
+        matches!(
+            self,
+            Kind::KeyAuthCredential | Kind::BasicAuthCredential | Kind::JwtSecret | Kind::Acl
+        )
+    }
+
+    /// Fields that are written but never read back.
+    pub fn secret_fields(self) -> &'static [&'static str] {
+        match self {
+            Kind::KeyAuthCredential => &["key"],
+            Kind::BasicAuthCredential => &["password"],
+            Kind::JwtSecret => &["secret"],
+            Kind::Certificate => &["key", "key_alt"],
+            _ => &[],
+        }
+    }
+
+    /// References this kind holds: (field, kind it points to, required).
+    pub fn references(self) -> &'static [(&'static str, Kind)] {
+        match self {
+            Kind::Sni => &[("certificate", Kind::Certificate)],
+            Kind::Target => &[("upstream", Kind::Upstream)],
+            Kind::Route => &[("service", Kind::Service)],
+            Kind::KeyAuthCredential | Kind::BasicAuthCredential | Kind::JwtSecret | Kind::Acl => {
+                &[("consumer", Kind::Consumer)]
+            }
+            Kind::Plugin => &[
+                ("service", Kind::Service),
+                ("route", Kind::Route),
+                ("consumer", Kind::Consumer),
+                ("consumer_group", Kind::ConsumerGroup),
+            ],
+            _ => &[],
+        }
+    }
+
+    /// The field a user names this entity by, when it has one.
+    pub fn name_field(self) -> Option<&'static str> {
+        match self {
+            Kind::Service | Kind::Route | Kind::Upstream | Kind::ConsumerGroup | Kind::Sni => {
+                Some("name")
+            }
+            Kind::Consumer => Some("username"),
+            Kind::Target => Some("target"),
+            Kind::BasicAuthCredential => Some("username"),
+            Kind::Acl => Some("group"),
+            Kind::Plugin => Some("name"),
+            Kind::JwtSecret => Some("key"),
+            _ => None,
+        }
+    }
+}
+
+/// One stored entity.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    pub kind: Kind,
+    pub id: Uuid,
+    pub seq: i64,
+    /// Kong's JSON form with `id`; references are `{"id": ...}`.
+    pub data: Value,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Record {
+    pub fn name(&self) -> Option<String> {
+        let f = self.kind.name_field()?;
+        self.data.get(f).and_then(Value::as_str).map(str::to_string)
+    }
+
+    pub fn tags(&self) -> Vec<String> {
+        self.data
+            .get("tags")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The id this record's `field` references.
+    pub fn reference(&self, field: &str) -> Option<Uuid> {
+        ref_id(self.data.get(field)?)
+    }
+
+    /// The data without write-only fields.
+    pub fn public_data(&self) -> Value {
+        strip_secrets(self.kind, &self.data)
+    }
+}
+
+pub fn strip_secrets(kind: Kind, data: &Value) -> Value {
+    let mut d = data.clone();
+    if let Value::Object(m) = &mut d {
+        for f in kind.secret_fields() {
+            m.remove(*f);
+        }
+    }
+    d
+}
+
+/// `{"id": "..."}` or a bare id string.
+pub fn ref_id(v: &Value) -> Option<Uuid> {
+    match v {
+        Value::String(s) => Uuid::parse_str(s).ok(),
+        Value::Object(m) => m.get("id")?.as_str().and_then(|s| Uuid::parse_str(s).ok()),
+        _ => None,
+    }
+}
+
+/// The decK document of a set of records, and where each record sits in it (for
+/// mapping validation errors back to the entity that caused them).
+pub fn document<'a>(
+    records: impl Iterator<Item = &'a Record>,
+    with_secrets: bool,
+) -> (Value, HashMap<Uuid, String>) {
+    let mut by_kind: BTreeMap<Kind, Vec<&Record>> = BTreeMap::new();
+    for r in records {
+        by_kind.entry(r.kind).or_default().push(r);
+    }
+    for v in by_kind.values_mut() {
+        v.sort_by_key(|r| r.seq);
+    }
+    let mut doc = Map::new();
+    doc.insert("_format_version".into(), json!("3.0"));
+    let mut paths = HashMap::new();
+    let data = |r: &Record| {
+        if with_secrets {
+            r.data.clone()
+        } else {
+            r.public_data()
+        }
+    };
+    // credentials, grouped by consumer
+    let mut creds: HashMap<Uuid, Vec<&Record>> = HashMap::new();
+    for k in KINDS.iter().filter(|k| k.is_credential()) {
+        for r in by_kind.get(k).into_iter().flatten() {
+            if let Some(c) = r.reference("consumer") {
+                creds.entry(c).or_default().push(r);
+            }
+        }
+    }
+    for k in KINDS.iter().filter(|k| !k.is_credential()) {
+        let Some(list) = by_kind.get(k) else { continue };
+        let mut out = Vec::with_capacity(list.len());
+        for (i, r) in list.iter().enumerate() {
+            let path = format!("{}[{i}]", k.key());
+            let mut d = data(r);
+            if *k == Kind::Consumer
+                && let (Some(cs), Value::Object(m)) = (creds.get(&r.id), &mut d)
+            {
+                let mut nested: BTreeMap<Kind, Vec<Value>> = BTreeMap::new();
+                for c in cs {
+                    let list = nested.entry(c.kind).or_default();
+                    paths.insert(c.id, format!("{path}.{}[{}]", c.kind.key(), list.len()));
+                    let mut cd = data(c);
+                    if let Value::Object(cm) = &mut cd {
+                        cm.remove("consumer");
+                    }
+                    list.push(cd);
+                }
+                for (ck, l) in nested {
+                    m.insert(ck.key().into(), Value::Array(l));
+                }
+            }
+            paths.insert(r.id, path);
+            out.push(d);
+        }
+        doc.insert(k.key().into(), Value::Array(out));
+    }
+    (Value::Object(doc), paths)
+}
+
+/// Validates a document with the same loader the node uses.
+pub fn validate(doc: &Value) -> Result<graphql_schema::Config, Vec<graphql_schema::InvalidField>> {
+    graphql_schema::deck::load_value(doc)
+        .map(|l| l.config)
+        .map_err(|e| e.errors)
+}
+
+/// A validation error re-addressed to the entity a mutation touched:
+/// `routes[3].paths[0]` becomes `paths[0]` of that route.
+pub fn relative_path(path: &str, entity_path: &str) -> Option<String> {
+    let rest = path.strip_prefix(entity_path)?;
+    if rest.is_empty() {
+        return Some(String::new());
+    }
+    if let Some(r) = rest.strip_prefix('.') {
+        return Some(r.to_string());
+    }
+    rest.starts_with('[').then(|| rest.to_string())
+}
+
+// ---------------------------------------------------------------------------
+// Flattening a user's decK file
+
+/// An entity read from a decK file, before ids are settled: references are as the
+/// user wrote them (a name, an id, or `{name|id|username}`).
+#[derive(Clone, Debug)]
+pub struct Desired {
+    pub kind: Kind,
+    pub data: Map<String, Value>,
+}
+
+/// Splits a (valid) decK document into flat entities: nested routes, targets,
+/// snis, credentials and plugins get a reference to their parent.
+pub fn flatten(doc: &Value) -> Vec<Desired> {
+    let mut out = Vec::new();
+    let Some(top) = doc.as_object() else {
+        return out;
+    };
+    let items = |v: Option<&Value>| -> Vec<Map<String, Value>> {
+        v.and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|x| x.as_object().cloned()).collect())
+            .unwrap_or_default()
+    };
+    // a reference to a parent: by id when the file gives one, else by name
+    let parent_ref = |m: &Map<String, Value>, name_field: &str| -> Value {
+        match m.get("id").and_then(Value::as_str) {
+            Some(id) => json!({ "id": id }),
+            None => match m.get(name_field) {
+                Some(n) => json!({ "name": n }),
+                None => Value::Null,
+            },
+        }
+    };
+    let push_plugins =
+        |out: &mut Vec<Desired>, parent: &mut Map<String, Value>, field: &str, r: Value| {
+            for mut p in items(parent.remove("plugins").as_ref()) {
+                p.insert(field.into(), r.clone());
+                out.push(Desired {
+                    kind: Kind::Plugin,
+                    data: p,
+                });
+            }
+        };
+    for kind in KINDS {
+        for mut m in items(top.get(kind.key())) {
+            match kind {
+                Kind::Service => {
+                    let r = parent_ref(&m, "name");
+                    for mut route in items(m.remove("routes").as_ref()) {
+                        let rr = parent_ref(&route, "name");
+                        push_plugins(&mut out, &mut route, "route", rr);
+                        route.insert("service".into(), r.clone());
+                        out.push(Desired {
+                            kind: Kind::Route,
+                            data: route,
+                        });
+                    }
+                    push_plugins(&mut out, &mut m, "service", r);
+                }
+                Kind::Route => {
+                    let r = parent_ref(&m, "name");
+                    push_plugins(&mut out, &mut m, "route", r);
+                }
+                Kind::Upstream => {
+                    let r = parent_ref(&m, "name");
+                    for mut t in items(m.remove("targets").as_ref()) {
+                        t.insert("upstream".into(), r.clone());
+                        out.push(Desired {
+                            kind: Kind::Target,
+                            data: t,
+                        });
+                    }
+                }
+                Kind::Certificate => {
+                    let r = parent_ref(&m, "id");
+                    for s in m
+                        .remove("snis")
+                        .and_then(|v| v.as_array().cloned())
+                        .unwrap_or_default()
+                    {
+                        let mut sm = match s {
+                            Value::String(n) => {
+                                let mut x = Map::new();
+                                x.insert("name".into(), Value::String(n));
+                                x
+                            }
+                            Value::Object(o) => o,
+                            _ => continue,
+                        };
+                        sm.insert("certificate".into(), r.clone());
+                        out.push(Desired {
+                            kind: Kind::Sni,
+                            data: sm,
+                        });
+                    }
+                }
+                Kind::ConsumerGroup => {
+                    m.remove("consumers");
+                    let r = parent_ref(&m, "name");
+                    push_plugins(&mut out, &mut m, "consumer_group", r);
+                }
+                Kind::Consumer => {
+                    let r = match m.get("id").and_then(Value::as_str) {
+                        Some(id) => json!({ "id": id }),
+                        None => match (m.get("username"), m.get("custom_id")) {
+                            (Some(u), _) => json!({ "username": u }),
+                            (None, Some(c)) => json!({ "custom_id": c }),
+                            _ => Value::Null,
+                        },
+                    };
+                    for ck in KINDS.iter().filter(|k| k.is_credential()) {
+                        for mut c in items(m.remove(ck.key()).as_ref()) {
+                            c.insert("consumer".into(), r.clone());
+                            out.push(Desired { kind: *ck, data: c });
+                        }
+                    }
+                    push_plugins(&mut out, &mut m, "consumer", r);
+                }
+                _ => {}
+            }
+            out.push(Desired {
+                kind: *kind,
+                data: m,
+            });
+        }
+    }
+    out
+}
+
+/// What `apply` will do.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, async_graphql::SimpleObject)]
+pub struct Plan {
+    pub creates: Vec<PlanItem>,
+    pub updates: Vec<PlanItem>,
+    pub deletes: Vec<PlanItem>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, async_graphql::SimpleObject)]
+pub struct PlanItem {
+    pub kind: Kind,
+    pub id: Uuid,
+    pub name: Option<String>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.creates.is_empty() && self.updates.is_empty() && self.deletes.is_empty()
+    }
+}
+
+/// Whether `r` belongs to an apply limited to `select_tags` (all of them).
+pub fn owned(r: &Record, select_tags: &[String]) -> bool {
+    let tags = r.tags();
+    select_tags.iter().all(|t| tags.contains(t))
+}
+
+/// Natural key of an entity whose references are already ids: how an entity in a
+/// file without ids finds its stored counterpart.
+pub fn natural_key(kind: Kind, data: &Map<String, Value>) -> Option<String> {
+    let s = |f: &str| data.get(f).and_then(Value::as_str).map(str::to_string);
+    let r = |f: &str| {
+        data.get(f)
+            .and_then(ref_id)
+            .map(|u| u.to_string())
+            .unwrap_or_default()
+    };
+    Some(match kind {
+        Kind::Service | Kind::Route | Kind::Upstream | Kind::ConsumerGroup | Kind::Sni => {
+            s("name")?
+        }
+        Kind::Consumer => {
+            s("username").or_else(|| s("custom_id").map(|c| format!("custom:{c}")))?
+        }
+        Kind::Target => format!("{}|{}", r("upstream"), s("target")?),
+        Kind::Certificate => s("cert")?,
+        Kind::CaCertificate => s("cert")?,
+        Kind::KeyAuthCredential => format!("{}|{}", r("consumer"), s("key")?),
+        Kind::BasicAuthCredential => s("username")?,
+        Kind::JwtSecret => s("key")?,
+        Kind::Acl => format!("{}|{}", r("consumer"), s("group")?),
+        Kind::Plugin => format!(
+            "{}|{}|{}|{}|{}|{}",
+            s("name")?,
+            r("service"),
+            r("route"),
+            r("consumer"),
+            r("consumer_group"),
+            s("instance_name").unwrap_or_default()
+        ),
+    })
+}
+
+/// An entity with its id settled and its references as ids.
+pub type Settled = (Kind, Uuid, Map<String, Value>);
+
+/// Settles ids and references of flattened entities against the stored ones:
+/// an entity without an id takes its stored counterpart's (by natural key) or a
+/// new one; references by name become `{"id": ...}`. Errors are
+/// `(kind key, message)`.
+pub fn settle(desired: Vec<Desired>, existing: &[&Record]) -> Result<Vec<Settled>, Vec<String>> {
+    let mut errors = Vec::new();
+    let mut names: HashMap<(Kind, String), Uuid> = HashMap::new();
+    let mut out: Vec<Settled> = Vec::new();
+    let existing_keys: HashMap<(Kind, String), Uuid> = existing
+        .iter()
+        .filter_map(|r| {
+            let m = r.data.as_object()?;
+            Some(((r.kind, natural_key(r.kind, m)?), r.id))
+        })
+        .collect();
+    // referenced kinds come first in KINDS, and flatten emits children after a
+    // parent's own kind is reached, so a single pass in kind order resolves all
+    let mut desired = desired;
+    desired.sort_by_key(|d| d.kind);
+    for d in desired {
+        let mut m = d.data;
+        for (field, target) in d.kind.references() {
+            let Some(v) = m.get(*field).cloned() else {
+                continue;
+            };
+            if v.is_null() {
+                m.remove(*field);
+                continue;
+            }
+            let id = ref_id(&v).or_else(|| {
+                let key = match &v {
+                    Value::String(s) => s.clone(),
+                    Value::Object(o) => o
+                        .get("name")
+                        .or_else(|| o.get("username"))
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                        .or_else(|| {
+                            o.get("custom_id")
+                                .and_then(Value::as_str)
+                                .map(|c| format!("custom:{c}"))
+                        })?,
+                    _ => return None,
+                };
+                names.get(&(*target, key)).copied()
+            });
+            match id {
+                Some(id) => {
+                    m.insert((*field).into(), json!({ "id": id.to_string() }));
+                }
+                None => errors.push(format!(
+                    "{}: {field} {v} does not match any {}",
+                    d.kind.key(),
+                    target.key()
+                )),
+            }
+        }
+        if d.kind == Kind::Consumer
+            && let Some(Value::Array(gs)) = m.get("groups").cloned()
+        {
+            let mut ids = Vec::new();
+            for g in gs {
+                let id = ref_id(&g).or_else(|| {
+                    let n = g
+                        .as_str()
+                        .map(str::to_string)
+                        .or_else(|| g.get("name").and_then(Value::as_str).map(str::to_string))?;
+                    names.get(&(Kind::ConsumerGroup, n)).copied()
+                });
+                match id {
+                    Some(id) => ids.push(json!({ "id": id.to_string() })),
+                    None => errors.push(format!(
+                        "consumers: group {g} does not match any consumer_groups"
+                    )),
+                }
+            }
+            m.insert("groups".into(), Value::Array(ids));
+        }
+        let id = match m.get("id").and_then(Value::as_str) {
+            Some(s) => match Uuid::parse_str(s) {
+                Ok(u) => u,
+                Err(_) => {
+                    errors.push(format!("{}: id {s:?} is not a UUID", d.kind.key()));
+                    continue;
+                }
+            },
+            None => natural_key(d.kind, &m)
+                .and_then(|k| existing_keys.get(&(d.kind, k)).copied())
+                .unwrap_or_else(Uuid::new_v4),
+        };
+        m.insert("id".into(), json!(id.to_string()));
+        if let Some(f) = d.kind.name_field()
+            && let Some(n) = m.get(f).and_then(Value::as_str)
+        {
+            names.insert((d.kind, n.to_string()), id);
+        }
+        if d.kind == Kind::Consumer
+            && let Some(c) = m.get("custom_id").and_then(Value::as_str)
+        {
+            names.insert((d.kind, format!("custom:{c}")), id);
+        }
+        names.insert((d.kind, id.to_string()), id);
+        out.push((d.kind, id, m));
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Two data objects are the same entity state (times aside).
+pub fn same_data(a: &Value, b: &Value) -> bool {
+    let clean = |v: &Value| {
+        let mut v = v.clone();
+        if let Value::Object(m) = &mut v {
+            m.remove("created_at");
+            m.remove("updated_at");
+        }
+        v
+    };
+    clean(a) == clean(b)
+}
+
+/// Fills in write-only fields a dump left out, from the stored entity.
+pub fn keep_secrets(kind: Kind, data: &mut Map<String, Value>, stored: &Value) {
+    for f in kind.secret_fields() {
+        if !data.contains_key(*f)
+            && let Some(v) = stored.get(*f)
+        {
+            data.insert((*f).into(), v.clone());
+        }
+    }
+}
+
+/// A dump leaves write-only fields out: fills them back in a user's document from
+/// the stored entities with the same ids, so the dump applies back unchanged.
+pub fn fill_secrets(doc: &mut Value, records: &HashMap<Uuid, Record>) {
+    let fill = |item: &mut Value| {
+        let Some(m) = item.as_object_mut() else {
+            return;
+        };
+        let Some(r) = m
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .and_then(|id| records.get(&id))
+        else {
+            return;
+        };
+        keep_secrets(r.kind, m, &r.data);
+    };
+    let Some(top) = doc.as_object_mut() else {
+        return;
+    };
+    for c in top
+        .get_mut("certificates")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        fill(c);
+    }
+    for c in top
+        .get_mut("consumers")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        for k in KINDS.iter().filter(|k| k.is_credential()) {
+            for item in c
+                .get_mut(k.key())
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                fill(item);
+            }
+        }
+    }
+}
+
+/// Entities deleted along with `id` (Kong's cascades): plugins scoped to it,
+/// credentials of a consumer, targets of an upstream, snis of a certificate.
+pub fn cascade<'a>(records: impl Iterator<Item = &'a Record> + Clone, id: Uuid) -> Vec<Uuid> {
+    let mut out = vec![id];
+    let mut seen: HashSet<Uuid> = HashSet::from([id]);
+    let mut i = 0;
+    while i < out.len() {
+        let parent = out[i];
+        i += 1;
+        for r in records.clone() {
+            if seen.contains(&r.id) {
+                continue;
+            }
+            let cascades = match r.kind {
+                Kind::Plugin => r
+                    .kind
+                    .references()
+                    .iter()
+                    .any(|(f, _)| r.reference(f) == Some(parent)),
+                Kind::KeyAuthCredential
+                | Kind::BasicAuthCredential
+                | Kind::JwtSecret
+                | Kind::Acl => r.reference("consumer") == Some(parent),
+                Kind::Target => r.reference("upstream") == Some(parent),
+                Kind::Sni => r.reference("certificate") == Some(parent),
+                _ => false,
+            };
+            if cascades {
+                seen.insert(r.id);
+                out.push(r.id);
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,233 @@
+//! `portico serve`: the HTTP server. `/graphql` (GET: the explorer, POST: queries
+//! and mutations), `/graphql/ws` (graphql-transport-ws subscriptions), `/health`
+//! and `/metrics`. Every GraphQL operation needs a bearer token.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use axum::Router;
+use axum::extract::{State, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use sha2::{Digest, Sha256};
+
+use crate::actor::{Planes, Shared};
+use crate::api::{self, PorticoSchema};
+use crate::store;
+
+pub struct Options {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    /// A token to create on first start instead of a random one.
+    pub admin_token: Option<String>,
+}
+
+#[derive(Clone)]
+struct App {
+    schema: PorticoSchema,
+    shared: Arc<Shared>,
+}
+
+pub fn digest(token: &str) -> String {
+    let d = Sha256::digest(token.as_bytes());
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn new_token() -> String {
+    format!(
+        "portico_{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// A running platform (for tests and `portico up`).
+pub struct Running {
+    pub addr: SocketAddr,
+    pub shared: Arc<Shared>,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+pub async fn start(opts: Options) -> anyhow::Result<Running> {
+    let url = match &opts.database_url {
+        Some(u) => u.clone(),
+        None => {
+            std::fs::create_dir_all(&opts.data_dir).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot create the data directory {}: {e}",
+                    opts.data_dir.display()
+                )
+            })?;
+            format!(
+                "sqlite://{}?mode=rwc",
+                opts.data_dir.join("portico.db").display()
+            )
+        }
+    };
+    let db = store::connect(&url).await?;
+    if !store::token_exists(&db).await? {
+        let token = opts.admin_token.clone().unwrap_or_else(new_token);
+        store::insert_token(&db, "admin", &digest(&token)).await?;
+        if opts.admin_token.is_none() {
+            println!("admin token (shown once, keep it): {token}");
+        } else {
+            println!("admin token created from PORTICO_ADMIN_TOKEN");
+        }
+    }
+    let shared = Shared::new(db);
+    let (planes, _) = ractor::Actor::spawn(None, Planes, shared.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot start the control plane supervisor: {e}"))?;
+    let schema = api::schema(shared.clone(), planes.clone());
+    let app = App {
+        schema,
+        shared: shared.clone(),
+    };
+    let router = Router::new()
+        .route("/graphql", get(explorer).post(graphql))
+        .route("/graphql/ws", get(subscriptions))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .with_state(app);
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on {} ({e}); choose another address with --listen",
+                opts.listen
+            )
+        })?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!("server stopped: {e}");
+        }
+        planes.stop(None);
+    });
+    Ok(Running { addr, shared, task })
+}
+
+async fn authenticated(shared: &Shared, headers: &HeaderMap) -> bool {
+    let Some(t) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+    else {
+        return false;
+    };
+    token_ok(shared, t.trim()).await
+}
+
+async fn token_ok(shared: &Shared, token: &str) -> bool {
+    matches!(
+        store::token_by_digest(&shared.db, &digest(token)).await,
+        Ok(Some(_))
+    )
+}
+
+fn unauthenticated() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::json!({
+            "errors": [{
+                "message": "a valid token is required: Authorization: Bearer <token>",
+                "extensions": {"code": "UNAUTHENTICATED"}
+            }]
+        })
+        .to_string(),
+    )
+        .into_response()
+}
+
+async fn graphql(State(app): State<App>, headers: HeaderMap, req: GraphQLRequest) -> Response {
+    app.shared
+        .metrics
+        .graphql_requests
+        .fetch_add(1, Ordering::Relaxed);
+    if !authenticated(&app.shared, &headers).await {
+        app.shared
+            .metrics
+            .graphql_errors
+            .fetch_add(1, Ordering::Relaxed);
+        return unauthenticated();
+    }
+    let resp = app.schema.execute(req.into_inner()).await;
+    if resp.is_err() {
+        app.shared
+            .metrics
+            .graphql_errors
+            .fetch_add(1, Ordering::Relaxed);
+    }
+    GraphQLResponse::from(resp).into_response()
+}
+
+async fn subscriptions(
+    State(app): State<App>,
+    protocol: GraphQLProtocol,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let shared = app.shared.clone();
+    ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            GraphQLWebSocket::new(socket, app.schema.clone(), protocol)
+                .on_connection_init(move |payload: serde_json::Value| async move {
+                    let token = payload
+                        .get("token")
+                        .or_else(|| payload.get("Authorization"))
+                        .or_else(|| payload.get("authorization"))
+                        .and_then(|v| v.as_str())
+                        .map(|s| s.trim_start_matches("Bearer ").trim().to_string())
+                        .unwrap_or_default();
+                    if token_ok(&shared, &token).await {
+                        Ok(async_graphql::Data::default())
+                    } else {
+                        Err(async_graphql::Error::new("UNAUTHENTICATED: a valid token is required in the connection_init payload"))
+                    }
+                })
+                .serve()
+        })
+}
+
+async fn health(State(app): State<App>) -> Response {
+    use sea_orm::ConnectionTrait;
+    match app.shared.db.execute_unprepared("SELECT 1").await {
+        Ok(_) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::json!({"status": "ok", "database": "ok", "control_planes": app.shared.views().len()})
+                .to_string(),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::json!({"status": "unavailable", "database": e.to_string()}).to_string(),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics(State(app): State<App>) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.shared.metrics.render(app.shared.views().len()),
+    )
+        .into_response()
+}
+
+/// The query explorer: a self-contained page (no CDN) that posts to `/graphql`
+/// with a token kept in the browser's local storage.
+async fn explorer() -> Html<&'static str> {
+    Html(include_str!("explorer.html"))
+}

@@ -1,0 +1,410 @@
+//! Storage: sea-orm entities, migrations run from code, and the few queries the
+//! platform needs. SQLite (a file in the data directory) by default, PostgreSQL
+//! with a `postgres://` URL. Ids are UUID strings, times are Unix milliseconds and
+//! JSON is text, so both databases hold the same bytes.
+
+use sea_orm::sea_query::Index;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
+    DbErr, EntityTrait, QueryFilter, QueryOrder, Schema, Set, TransactionTrait,
+};
+use sea_orm_migration::prelude::*;
+
+pub mod control_plane {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "control_planes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        #[sea_orm(unique)]
+        pub name: String,
+        pub description: Option<String>,
+        #[sea_orm(column_type = "Text")]
+        pub labels: String,
+        pub version: i64,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// One config entity of one control plane, in Kong's own JSON form.
+pub mod config_entity {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "config_entities")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub control_plane_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub kind: String,
+        /// Creation order: route order breaks router ties, as in a decK file.
+        pub seq: i64,
+        #[sea_orm(column_type = "Text")]
+        pub data: String,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// One committed version of a control plane: the changes that made it.
+pub mod change_log {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "change_log")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub control_plane_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub version: i64,
+        pub at: i64,
+        #[sea_orm(column_type = "Text")]
+        pub changes: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// API tokens, stored as SHA-256 digests only.
+pub mod api_token {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "api_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub name: String,
+        #[sea_orm(unique)]
+        pub digest: String,
+        pub created_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(M0001Init)]
+    }
+}
+
+#[derive(DeriveMigrationName)]
+struct M0001Init;
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0001Init {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let schema = Schema::new(manager.get_database_backend());
+        manager
+            .create_table(schema.create_table_from_entity(control_plane::Entity))
+            .await?;
+        manager
+            .create_table(schema.create_table_from_entity(config_entity::Entity))
+            .await?;
+        manager
+            .create_table(schema.create_table_from_entity(change_log::Entity))
+            .await?;
+        manager
+            .create_table(schema.create_table_from_entity(api_token::Entity))
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("config_entities_by_plane_seq")
+                    .table(config_entity::Entity)
+                    .col(config_entity::Column::ControlPlaneId)
+                    .col(config_entity::Column::Seq)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for t in [
+            "api_tokens",
+            "change_log",
+            "config_entities",
+            "control_planes",
+        ] {
+            manager
+                .drop_table(Table::drop().table(Alias::new(t)).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Opens the database (creating a SQLite file or a missing PostgreSQL database)
+/// and applies migrations.
+pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
+    let mut opts = ConnectOptions::new(url.to_string());
+    opts.sqlx_logging(false);
+    let sqlite = url.starts_with("sqlite:");
+    if sqlite {
+        opts.max_connections(1);
+    } else {
+        opts.max_connections(8);
+    }
+    let db = match Database::connect(opts.clone()).await {
+        Ok(db) => db,
+        Err(e) if !sqlite && e.to_string().contains("does not exist") => {
+            create_postgres_database(url).await?;
+            Database::connect(opts).await?
+        }
+        Err(e) => return Err(anyhow::anyhow!("cannot open the database {url}: {e}")),
+    };
+    if sqlite {
+        db.execute_unprepared(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+        )
+        .await?;
+    }
+    Migrator::up(&db, None).await?;
+    Ok(db)
+}
+
+/// `CREATE DATABASE` for the database a `postgres://` URL names, through the
+/// server's `postgres` database.
+async fn create_postgres_database(url: &str) -> anyhow::Result<()> {
+    let (base, rest) = url
+        .rsplit_once('/')
+        .ok_or_else(|| anyhow::anyhow!("no database name in {url}"))?;
+    let name = rest.split('?').next().unwrap_or(rest);
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        anyhow::bail!("database name {name:?} must be letters, digits and _");
+    }
+    let admin = Database::connect(format!("{base}/postgres")).await?;
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await?;
+    admin.close().await?;
+    Ok(())
+}
+
+pub async fn control_planes(db: &DatabaseConnection) -> Result<Vec<control_plane::Model>, DbErr> {
+    control_plane::Entity::find()
+        .order_by_asc(control_plane::Column::CreatedAt)
+        .all(db)
+        .await
+}
+
+pub async fn control_plane(
+    db: &DatabaseConnection,
+    id: &str,
+) -> Result<Option<control_plane::Model>, DbErr> {
+    control_plane::Entity::find_by_id(id.to_string())
+        .one(db)
+        .await
+}
+
+pub async fn entities(
+    db: &DatabaseConnection,
+    plane: &str,
+) -> Result<Vec<config_entity::Model>, DbErr> {
+    config_entity::Entity::find()
+        .filter(config_entity::Column::ControlPlaneId.eq(plane))
+        .order_by_asc(config_entity::Column::Seq)
+        .all(db)
+        .await
+}
+
+pub async fn changes_since(
+    db: &DatabaseConnection,
+    plane: &str,
+    since: i64,
+) -> Result<Vec<change_log::Model>, DbErr> {
+    change_log::Entity::find()
+        .filter(change_log::Column::ControlPlaneId.eq(plane))
+        .filter(change_log::Column::Version.gt(since))
+        .order_by_asc(change_log::Column::Version)
+        .all(db)
+        .await
+}
+
+/// The oldest version the change log still holds for a plane.
+pub async fn oldest_change(db: &DatabaseConnection, plane: &str) -> Result<Option<i64>, DbErr> {
+    Ok(change_log::Entity::find()
+        .filter(change_log::Column::ControlPlaneId.eq(plane))
+        .order_by_asc(change_log::Column::Version)
+        .one(db)
+        .await?
+        .map(|m| m.version))
+}
+
+/// A row to write: created or replaced (`Some`), or deleted (`None`).
+pub struct EntityWrite {
+    pub id: String,
+    pub row: Option<config_entity::Model>,
+    pub existed: bool,
+}
+
+/// Writes entity rows, the plane's new version and its change-log row in one
+/// transaction. Fails (and writes nothing) when the stored version is not
+/// `version - 1`: another writer got there first.
+pub async fn commit(
+    db: &DatabaseConnection,
+    plane: &str,
+    version: i64,
+    writes: Vec<EntityWrite>,
+    changes_json: String,
+) -> anyhow::Result<()> {
+    let txn = db.begin().await?;
+    let now = now_ms();
+    let res = control_plane::Entity::update_many()
+        .col_expr(control_plane::Column::Version, Expr::value(version))
+        .col_expr(control_plane::Column::UpdatedAt, Expr::value(now))
+        .filter(control_plane::Column::Id.eq(plane))
+        .filter(control_plane::Column::Version.eq(version - 1))
+        .exec(&txn)
+        .await?;
+    if res.rows_affected != 1 {
+        anyhow::bail!(
+            "control plane {plane} changed underneath (expected version {})",
+            version - 1
+        );
+    }
+    for w in writes {
+        match w.row {
+            Some(row) => {
+                let am = config_entity::ActiveModel {
+                    control_plane_id: Set(row.control_plane_id),
+                    id: Set(row.id),
+                    kind: Set(row.kind),
+                    seq: Set(row.seq),
+                    data: Set(row.data),
+                    created_at: Set(row.created_at),
+                    updated_at: Set(row.updated_at),
+                };
+                if w.existed {
+                    am.update(&txn).await?;
+                } else {
+                    am.insert(&txn).await?;
+                }
+            }
+            None => {
+                config_entity::Entity::delete_many()
+                    .filter(config_entity::Column::ControlPlaneId.eq(plane))
+                    .filter(config_entity::Column::Id.eq(w.id))
+                    .exec(&txn)
+                    .await?;
+            }
+        }
+    }
+    change_log::ActiveModel {
+        control_plane_id: Set(plane.to_string()),
+        version: Set(version),
+        at: Set(now),
+        changes: Set(changes_json),
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+pub async fn insert_control_plane(
+    db: &DatabaseConnection,
+    m: control_plane::Model,
+) -> Result<(), DbErr> {
+    control_plane::ActiveModel {
+        id: Set(m.id),
+        name: Set(m.name),
+        description: Set(m.description),
+        labels: Set(m.labels),
+        version: Set(m.version),
+        created_at: Set(m.created_at),
+        updated_at: Set(m.updated_at),
+    }
+    .insert(db)
+    .await
+    .map(|_| ())
+}
+
+pub async fn update_control_plane(
+    db: &DatabaseConnection,
+    m: control_plane::Model,
+) -> Result<(), DbErr> {
+    control_plane::ActiveModel {
+        id: Set(m.id),
+        name: Set(m.name),
+        description: Set(m.description),
+        labels: Set(m.labels),
+        version: Set(m.version),
+        created_at: Set(m.created_at),
+        updated_at: Set(m.updated_at),
+    }
+    .update(db)
+    .await
+    .map(|_| ())
+}
+
+/// Deletes a plane with its entities and change log, in one transaction.
+pub async fn delete_control_plane(db: &DatabaseConnection, id: &str) -> Result<(), DbErr> {
+    let txn = db.begin().await?;
+    config_entity::Entity::delete_many()
+        .filter(config_entity::Column::ControlPlaneId.eq(id))
+        .exec(&txn)
+        .await?;
+    change_log::Entity::delete_many()
+        .filter(change_log::Column::ControlPlaneId.eq(id))
+        .exec(&txn)
+        .await?;
+    control_plane::Entity::delete_by_id(id.to_string())
+        .exec(&txn)
+        .await?;
+    txn.commit().await
+}
+
+pub async fn token_exists(db: &DatabaseConnection) -> Result<bool, DbErr> {
+    Ok(api_token::Entity::find().one(db).await?.is_some())
+}
+
+pub async fn insert_token(db: &DatabaseConnection, name: &str, digest: &str) -> Result<(), DbErr> {
+    api_token::ActiveModel {
+        id: Set(uuid::Uuid::new_v4().to_string()),
+        name: Set(name.to_string()),
+        digest: Set(digest.to_string()),
+        created_at: Set(now_ms()),
+    }
+    .insert(db)
+    .await
+    .map(|_| ())
+}
+
+pub async fn token_by_digest(
+    db: &DatabaseConnection,
+    digest: &str,
+) -> Result<Option<api_token::Model>, DbErr> {
+    api_token::Entity::find()
+        .filter(api_token::Column::Digest.eq(digest))
+        .one(db)
+        .await
+}
