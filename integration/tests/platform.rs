@@ -297,10 +297,35 @@ async fn entities_crud_and_validation(db: Db) {
         .text()
         .await
         .expect("text");
+    assert!(page.contains("GraphiQL.createFetcher"), "{page}");
     assert!(
-        page.contains("Portico GraphQL") && !page.contains("cdn"),
-        "{page}"
+        !page.contains("src=\"http") && !page.contains("href=\"http"),
+        "GraphiQL loads nothing from elsewhere: {page}"
     );
+    for asset in [
+        "graphiql.min.js",
+        "graphiql.min.css",
+        "react.production.min.js",
+        "react-dom.production.min.js",
+    ] {
+        let r = integration::client()
+            .get(p.url(&format!("/graphql/assets/{asset}")))
+            .send()
+            .await
+            .expect("asset");
+        assert_eq!(r.status(), 200, "{asset}");
+        assert_eq!(
+            r.headers().get("content-encoding").and_then(|v| v.to_str().ok()),
+            Some("gzip")
+        );
+        assert!(r.bytes().await.map(|b| b.len()).unwrap_or(0) > 1000, "{asset}");
+    }
+    let r = integration::client()
+        .get(p.url("/graphql/assets/nope.js"))
+        .send()
+        .await
+        .expect("asset");
+    assert_eq!(r.status(), 404);
 }
 
 async fn concurrent_mutations_get_consecutive_versions(db: Db) {

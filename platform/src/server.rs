@@ -91,6 +91,7 @@ pub async fn start(opts: Options) -> anyhow::Result<Running> {
     };
     let router = Router::new()
         .route("/graphql", get(explorer).post(graphql))
+        .route("/graphql/assets/{file}", get(asset))
         .route("/graphql/ws", get(subscriptions))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
@@ -226,8 +227,40 @@ async fn metrics(State(app): State<App>) -> Response {
         .into_response()
 }
 
-/// The query explorer: a self-contained page (no CDN) that posts to `/graphql`
-/// with a token kept in the browser's local storage.
+/// GraphiQL, served from assets compiled into the binary (no CDN).
 async fn explorer() -> Html<&'static str> {
-    Html(include_str!("explorer.html"))
+    Html(include_str!("../assets/graphiql/index.html"))
+}
+
+/// GraphiQL's scripts and styles, stored gzip-compressed.
+async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    let (body, ctype): (&'static [u8], &str) = match file.as_str() {
+        "graphiql.min.js" => (
+            include_bytes!("../assets/graphiql/graphiql.min.js.gz"),
+            "text/javascript",
+        ),
+        "graphiql.min.css" => (
+            include_bytes!("../assets/graphiql/graphiql.min.css.gz"),
+            "text/css",
+        ),
+        "react.production.min.js" => (
+            include_bytes!("../assets/graphiql/react.production.min.js.gz"),
+            "text/javascript",
+        ),
+        "react-dom.production.min.js" => (
+            include_bytes!("../assets/graphiql/react-dom.production.min.js.gz"),
+            "text/javascript",
+        ),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, ctype),
+            (header::CONTENT_ENCODING, "gzip"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        body,
+    )
+        .into_response()
 }
