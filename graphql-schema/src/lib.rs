@@ -8,6 +8,7 @@ pub mod entity;
 pub mod error;
 pub mod fields;
 pub mod plugin_config;
+pub mod sync;
 
 pub use config::{Config, EntityCounts};
 pub use deck::{Loaded, load_str};

@@ -315,10 +315,15 @@ async fn entities_crud_and_validation(db: Db) {
             .expect("asset");
         assert_eq!(r.status(), 200, "{asset}");
         assert_eq!(
-            r.headers().get("content-encoding").and_then(|v| v.to_str().ok()),
+            r.headers()
+                .get("content-encoding")
+                .and_then(|v| v.to_str().ok()),
             Some("gzip")
         );
-        assert!(r.bytes().await.map(|b| b.len()).unwrap_or(0) > 1000, "{asset}");
+        assert!(
+            r.bytes().await.map(|b| b.len()).unwrap_or(0) > 1000,
+            "{asset}"
+        );
     }
     let r = integration::client()
         .get(p.url("/graphql/assets/nope.js"))
