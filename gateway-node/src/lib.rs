@@ -11,5 +11,6 @@ pub mod proxy;
 pub mod router;
 pub mod server;
 pub mod status;
+pub mod sync;
 pub mod tls;
 pub mod upstream;

@@ -54,6 +54,51 @@ struct Cli {
     #[arg(long = "log-format", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
 
+    /// Hybrid mode: the platform's cluster endpoint, e.g. https://platform:8005.
+    /// The node takes its config from there instead of a file.
+    #[arg(
+        long = "control-plane",
+        env = "PORTICO_CONTROL_PLANE",
+        value_name = "URL"
+    )]
+    control_plane: Option<String>,
+
+    /// Hybrid mode: this node's client certificate (PEM).
+    #[arg(
+        long = "cluster-cert",
+        env = "PORTICO_CLUSTER_CERT",
+        requires = "control_plane"
+    )]
+    cluster_cert: Option<PathBuf>,
+
+    /// Hybrid mode: the client certificate's private key (PEM).
+    #[arg(
+        long = "cluster-key",
+        env = "PORTICO_CLUSTER_KEY",
+        requires = "control_plane"
+    )]
+    cluster_key: Option<PathBuf>,
+
+    /// Hybrid mode: the CA that signed the cluster endpoint's certificate (PEM).
+    #[arg(
+        long = "cluster-ca",
+        env = "PORTICO_CLUSTER_CA",
+        requires = "control_plane"
+    )]
+    cluster_ca: Option<PathBuf>,
+
+    /// Hybrid mode: where the last good config is cached.
+    #[arg(
+        long = "cluster-cache-dir",
+        env = "PORTICO_CLUSTER_CACHE_DIR",
+        default_value = "portico-node"
+    )]
+    cluster_cache_dir: PathBuf,
+
+    /// Hybrid mode: a label reported to the platform, key=value (repeatable).
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    labels: Vec<String>,
+
     /// Proxy worker threads, each with its own single-threaded runtime (default: one
     /// per core).
     #[arg(long = "worker-threads", env = "PORTICO_WORKER_THREADS")]
@@ -190,6 +235,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         tls_listeners.push(gateway_node::server::bind(*a, "--proxy-listen-tls").await?);
     }
 
+    if cli.config.is_some() && cli.control_plane.is_some() {
+        anyhow::bail!("give either --config (a file) or --control-plane (hybrid mode), not both");
+    }
+    if let Some(url) = &cli.control_plane {
+        let need = |p: &Option<PathBuf>, flag: &str| {
+            p.clone()
+                .ok_or_else(|| anyhow::anyhow!("--control-plane needs {flag}"))
+        };
+        let mut labels = serde_json::Map::new();
+        for l in &cli.labels {
+            let (k, v) = l
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--label {l:?}: expected key=value"))?;
+            labels.insert(k.to_string(), serde_json::Value::String(v.to_string()));
+        }
+        gateway_node::sync::start(
+            node.clone(),
+            gateway_node::sync::SyncOptions {
+                url: url.clone(),
+                cert: need(&cli.cluster_cert, "--cluster-cert")?,
+                key: need(&cli.cluster_key, "--cluster-key")?,
+                ca: need(&cli.cluster_ca, "--cluster-ca")?,
+                cache_dir: cli.cluster_cache_dir.clone(),
+                labels,
+                heartbeat: Duration::from_secs(5),
+            },
+        )
+        .await?;
+    }
     if cli.config.is_some()
         && let Err(errors) = node.reload().await
     {

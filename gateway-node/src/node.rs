@@ -24,6 +24,8 @@ pub struct Node {
     /// The errors of the last failed load, cleared by a good one.
     pub last_errors: Mutex<Vec<String>>,
     pub warnings: Mutex<Vec<String>>,
+    /// The sync client's state, in hybrid mode.
+    pub sync: Mutex<Option<crate::sync::SyncStatus>>,
     reload_lock: tokio::sync::Mutex<()>,
 }
 
@@ -41,6 +43,7 @@ impl Node {
             failed_reloads: AtomicU64::new(0),
             last_errors: Mutex::new(Vec::new()),
             warnings: Mutex::new(Vec::new()),
+            sync: Mutex::new(None),
             reload_lock: tokio::sync::Mutex::new(()),
         }))
     }
@@ -80,23 +83,32 @@ impl Node {
             .await
             .map_err(|e| vec![format!("internal error: {e}")])?
             .map_err(|e| e.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
-        let current = self.proxy.config.load_full();
-        if current
-            .as_ref()
-            .is_some_and(|c| c.hash == loaded.config.hash())
-        {
-            return Ok(());
-        }
-        let compiled = compile(&loaded.config, current.as_deref())
-            .await
-            .map_err(|es| es.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
         for w in &loaded.warnings {
             tracing::warn!(file = %path.display(), "{w}");
         }
         if let Ok(mut w) = self.warnings.lock() {
             *w = loaded.warnings.iter().map(|w| w.to_string()).collect();
         }
+        self.install(&loaded.config, &path.display().to_string())
+            .await
+    }
+
+    /// Compiles a validated config and swaps it in (unless it is the one serving).
+    /// On error the old config stays.
+    pub async fn install(
+        &self,
+        config: &graphql_schema::Config,
+        source: &str,
+    ) -> Result<(), Vec<String>> {
+        let current = self.proxy.config.load_full();
+        if current.as_ref().is_some_and(|c| c.hash == config.hash()) {
+            return Ok(());
+        }
+        let compiled = compile(config, current.as_deref())
+            .await
+            .map_err(|es| es.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
         tracing::info!(
+            source,
             hash = %compiled.hash,
             routes = compiled.counts.routes,
             services = compiled.counts.services,

@@ -107,6 +107,7 @@ fn handle(node: &Node, req: &Request<Incoming>) -> Response<Full<Bytes>> {
                     "failed_reloads": node.failed_reloads.load(Ordering::Relaxed),
                     "last_errors": node.last_errors.lock().map(|e| e.clone()).unwrap_or_default(),
                     "warnings": node.warnings.lock().map(|e| e.clone()).unwrap_or_default(),
+                    "sync": node.sync.lock().ok().and_then(|s| s.clone()),
                     "connections": {
                         "active": s.connections_active.load(Ordering::Relaxed),
                         "total": s.connections_total.load(Ordering::Relaxed),

@@ -9,19 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-#[derive(
-    async_graphql::Enum,
-    Copy,
-    Clone,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Kind {
     Certificate,
@@ -338,6 +327,23 @@ pub struct NodeUpdate {
     /// Replaces everything when present.
     #[serde(default)]
     pub snapshot: Option<NodeSnapshot>,
+}
+
+impl NodeUpdate {
+    /// A snapshot update that rebuilds `st` (e.g. from a disk cache).
+    pub fn snapshot_of(st: &NodeState) -> Result<NodeUpdate, String> {
+        Ok(NodeUpdate {
+            version: st.version,
+            hash: st.hash.clone(),
+            upserts: Vec::new(),
+            deletes: Vec::new(),
+            snapshot: Some(NodeSnapshot {
+                version: st.version,
+                hash: st.hash.clone(),
+                entities: st.entities.clone(),
+            }),
+        })
+    }
 }
 
 /// A node's config store: entities by id, updated by snapshots and deltas.

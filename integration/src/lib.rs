@@ -142,23 +142,33 @@ impl Gateway {
     /// Writes `yaml` to a file, starts the gateway on it and waits until
     /// `/status/ready` answers 200.
     pub async fn start(yaml: &str) -> Gateway {
+        Gateway::start_args(Some(yaml), &[]).await
+    }
+
+    /// Starts the gateway with extra arguments; without `yaml`, no `--config` is
+    /// given (hybrid mode: the arguments name the platform).
+    pub async fn start_args(yaml: Option<&str>, extra: &[String]) -> Gateway {
         init_crypto();
         let dir = make_temp_dir("portico-it");
         let config_path = dir.join("kong.yaml");
         let log_path = dir.join("gateway.log");
-        std::fs::write(&config_path, yaml).expect("cannot write the config file");
         let mut last = String::new();
         // Ports are picked free then released; another test may grab one in between,
         // so a start that failed to bind is retried on new ports.
         for _ in 0..4 {
             // a failed attempt's Gateway removed the directory when dropped
             std::fs::create_dir_all(&dir).expect("cannot create a temp dir");
-            std::fs::write(&config_path, yaml).expect("cannot write the config file");
+            if let Some(yaml) = yaml {
+                std::fs::write(&config_path, yaml).expect("cannot write the config file");
+            }
             let (proxy, tls, status) = (free_addr(), free_addr(), free_addr());
             let log = std::fs::File::create(&log_path).expect("cannot create the log file");
-            let child = Command::new(gateway_bin())
-                .arg("--config")
-                .arg(&config_path)
+            let mut cmd = Command::new(gateway_bin());
+            if yaml.is_some() {
+                cmd.arg("--config").arg(&config_path);
+            }
+            let child = cmd
+                .args(extra)
                 .args(["--proxy-listen", &proxy.to_string()])
                 .args(["--proxy-listen-tls", &tls.to_string()])
                 .args(["--status-listen", &status.to_string()])

@@ -52,34 +52,63 @@ pub fn postgres_available() -> bool {
 pub struct Platform {
     pub child: Child,
     pub addr: SocketAddr,
+    /// The cluster endpoint (mutual TLS) for gateway nodes.
+    pub cluster: SocketAddr,
     pub token: String,
     pub dir: PathBuf,
     pub db: Db,
     pub database_url: String,
     log: PathBuf,
     http: reqwest::Client,
+    /// Keep the directory when dropped (for a restart in it).
+    pub keep: bool,
 }
 
 impl Platform {
     /// Starts `portico serve` on a fresh database; the admin token is read from
     /// what it prints once.
     pub async fn start(db: Db) -> Platform {
+        Platform::start_in(
+            db,
+            make_temp_dir("portico-platform"),
+            "127.0.0.1:0",
+            "127.0.0.1:0",
+            None,
+        )
+        .await
+    }
+
+    /// Starts on given addresses and directory (a restart keeps both); with
+    /// `database_url`, that database.
+    pub async fn start_in(
+        db: Db,
+        dir: PathBuf,
+        listen: &str,
+        cluster: &str,
+        database_url: Option<String>,
+    ) -> Platform {
         init_crypto();
-        let dir = make_temp_dir("portico-platform");
-        let log = dir.join("platform.log");
-        let database_url = match db {
+        let log = dir.join(format!("platform-{}.log", crate::free_port()));
+        let database_url = database_url.unwrap_or_else(|| match db {
             Db::Sqlite => String::new(),
             Db::Postgres => format!("postgres://postgres@{PG}/portico_it_{}", uuid_like()),
-        };
+        });
         let mut cmd = Command::new(portico_bin());
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.join("data"))
-            .env_remove("PORTICO_ADMIN_TOKEN")
-            .env_remove("DATABASE_URL")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).expect("cannot create the log file"));
+        cmd.args([
+            "serve",
+            "--listen",
+            listen,
+            "--cluster-listen",
+            cluster,
+            "--data-dir",
+        ])
+        .arg(dir.join("data"))
+        .env_remove("PORTICO_ADMIN_TOKEN")
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).expect("cannot create the log file"));
         if db == Db::Postgres {
             cmd.args(["--database-url", &database_url]);
         }
@@ -88,19 +117,26 @@ impl Platform {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut token = None;
+            let mut cluster = String::new();
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(t) = line.strip_prefix("admin token (shown once, keep it): ") {
                     token = Some(t.trim().to_string());
                 }
                 if let Some(a) = line
+                    .strip_prefix("cluster endpoint for gateway nodes on https://")
+                    .and_then(|r| r.split_whitespace().next())
+                {
+                    cluster = a.to_string();
+                }
+                if let Some(a) = line
                     .strip_prefix("portico platform listening on http://")
                     .and_then(|r| r.split_whitespace().next())
                 {
-                    let _ = tx.send((token.clone(), a.to_string()));
+                    let _ = tx.send((token.clone(), a.to_string(), cluster.clone()));
                 }
             }
         });
-        let (token, addr) = match rx.recv_timeout(DEADLINE) {
+        let (token, addr, cluster) = match rx.recv_timeout(DEADLINE) {
             Ok(v) => v,
             Err(_) => {
                 let _ = child.kill();
@@ -113,12 +149,15 @@ impl Platform {
         Platform {
             child,
             addr: addr.parse().expect("a socket address"),
-            token: token.expect("the admin token was not printed"),
+            cluster: cluster.parse().expect("the cluster endpoint's address"),
+            // on a restart the token exists already and is not printed again
+            token: token.unwrap_or_default(),
             dir,
             db,
             database_url,
             log,
             http: client(),
+            keep: false,
         }
     }
 
@@ -222,7 +261,7 @@ impl Drop for Platform {
                 self.dir.display(),
                 self.log()
             );
-        } else {
+        } else if !self.keep {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
@@ -242,5 +281,72 @@ pub async fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     while !f() {
         assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Node credentials written to files, for `portico-gateway --control-plane`.
+pub struct NodeCreds {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub ca: PathBuf,
+    pub id: String,
+}
+
+impl Platform {
+    /// Issues a node certificate for `plane` and writes it to `dir`.
+    pub async fn node_creds(&self, plane: &str, name: &str, dir: &std::path::Path) -> NodeCreds {
+        let d = self
+            .ok(
+                "mutation($i: CreateDataPlaneCertificateInput!) { createDataPlaneCertificate(input: $i) { id certificate privateKey clusterCaCertificate fingerprint } }",
+                json!({"i": {"controlPlaneId": plane, "name": name}}),
+            )
+            .await;
+        let c = &d["createDataPlaneCertificate"];
+        std::fs::create_dir_all(dir).expect("dir");
+        let w = |f: &str, v: &Value| {
+            let p = dir.join(f);
+            std::fs::write(&p, v.as_str().expect("PEM text")).expect("write");
+            p
+        };
+        NodeCreds {
+            cert: w("node.crt", &c["certificate"]),
+            key: w("node.key", &c["privateKey"]),
+            ca: w("ca.crt", &c["clusterCaCertificate"]),
+            id: c["id"].as_str().expect("id").to_string(),
+        }
+    }
+
+    /// `portico-gateway` arguments for a node of this platform.
+    pub fn node_args(&self, creds: &NodeCreds, cache: &std::path::Path) -> Vec<String> {
+        vec![
+            "--control-plane".into(),
+            format!("https://127.0.0.1:{}", self.cluster.port()),
+            "--cluster-cert".into(),
+            creds.cert.display().to_string(),
+            "--cluster-key".into(),
+            creds.key.display().to_string(),
+            "--cluster-ca".into(),
+            creds.ca.display().to_string(),
+            "--cluster-cache-dir".into(),
+            cache.display().to_string(),
+        ]
+    }
+
+    pub async fn nodes(&self, plane: &str) -> Value {
+        self.ok(
+            "query($cp: ID!) { dataPlaneNodes(controlPlaneId: $cp) { id hostname version configVersion configHash status reason connectedSince lastSeen } }",
+            json!({"cp": plane}),
+        )
+        .await["dataPlaneNodes"]
+            .clone()
+    }
+
+    pub async fn plane(&self, plane: &str) -> Value {
+        self.ok(
+            "query($id: ID) { controlPlane(id: $id) { configVersion configHash } }",
+            json!({"id": plane}),
+        )
+        .await["controlPlane"]
+            .clone()
     }
 }

@@ -45,6 +45,8 @@ async fn start(db: Option<String>) -> (Target, platform::server::Running) {
         data_dir: dir,
         database_url: db,
         admin_token: Some(token.clone()),
+        cluster_listen: None,
+        cluster_hostnames: Vec::new(),
     })
     .await
     .expect("platform starts");

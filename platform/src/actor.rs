@@ -58,7 +58,10 @@ pub struct EntityChange {
     pub op: ChangeOp,
     pub kind: Kind,
     pub id: Uuid,
-    /// The entity after the change (without write-only fields); null for deletes.
+    /// Creation order of the entity.
+    pub seq: i64,
+    /// The entity after the change; null for deletes. The change log and nodes
+    /// get write-only fields; API readers never do.
     pub data: Option<async_graphql::Json<Value>>,
 }
 
@@ -130,17 +133,33 @@ pub struct Shared {
     pub actors: RwLock<HashMap<Uuid, ActorRef<Msg>>>,
     hub: std::sync::Mutex<HashMap<Uuid, broadcast::Sender<Arc<ChangeEvent>>>>,
     pub metrics: crate::metrics::Metrics,
+    /// Registered node certificates (for the cluster handshake).
+    pub certs: crate::cluster::Certs,
+    /// The CA nodes verify the cluster endpoint with.
+    pub cluster_ca: RwLock<String>,
+    /// Gateway nodes, connected or last seen.
+    pub nodes: RwLock<HashMap<Uuid, crate::cluster::NodeEntry>>,
+    /// Bumped when the node list changes (for the `dataPlaneNodes` subscription).
+    pub nodes_tick: tokio::sync::watch::Sender<u64>,
 }
 
 impl Shared {
-    pub fn new(db: DatabaseConnection) -> Arc<Shared> {
+    pub fn new(db: DatabaseConnection, certs: crate::cluster::Certs) -> Arc<Shared> {
         Arc::new(Shared {
             db,
             views: RwLock::default(),
             actors: RwLock::default(),
             hub: Default::default(),
             metrics: Default::default(),
+            certs,
+            cluster_ca: RwLock::default(),
+            nodes: RwLock::default(),
+            nodes_tick: tokio::sync::watch::channel(0).0,
         })
+    }
+
+    pub fn nodes_changed(&self) {
+        self.nodes_tick.send_modify(|t| *t += 1);
     }
 
     pub fn view(&self, id: Uuid) -> Option<Arc<View>> {
@@ -586,7 +605,8 @@ impl PlaneState {
                     op: ChangeOp::Upsert,
                     kind: r.kind,
                     id: r.id,
-                    data: Some(async_graphql::Json(r.public_data())),
+                    seq: r.seq,
+                    data: Some(async_graphql::Json(r.data.clone())),
                 });
             }
         }
@@ -600,6 +620,7 @@ impl PlaneState {
                 op: ChangeOp::Delete,
                 kind: it.kind,
                 id: it.id,
+                seq: 0,
                 data: None,
             });
         }

@@ -338,6 +338,17 @@ impl Query {
         Ok(v.map(ControlPlane::from_view))
     }
 
+    /// Gateway nodes of a control plane: connected ones and those seen before.
+    async fn data_plane_nodes(
+        &self,
+        ctx: &Context<'_>,
+        control_plane_id: ID,
+    ) -> Result<Vec<crate::cluster::DataPlaneNode>> {
+        let id = parse_id(&control_plane_id, "controlPlaneId")?;
+        plane(ctx, id)?;
+        Ok(crate::cluster::node_list(shared(ctx), id))
+    }
+
     /// The full configuration of a control plane (by id or name).
     async fn control_plane_config(&self, ctx: &Context<'_>, id: ID) -> Result<ConfigSnapshot> {
         Ok(snapshot(plane_by_ref(ctx, id.as_str())?.as_ref()))
@@ -394,6 +405,20 @@ pub struct ApplyConfigInput {
     pub select_tags: Option<Vec<String>>,
     /// Plan only; change nothing.
     pub dry_run: Option<bool>,
+}
+
+#[derive(InputObject)]
+pub struct CreateDataPlaneCertificateInput {
+    pub control_plane_id: ID,
+    pub name: String,
+}
+
+#[derive(InputObject)]
+pub struct PinDataPlaneCertificateInput {
+    pub control_plane_id: ID,
+    pub name: String,
+    /// PEM.
+    pub certificate: String,
 }
 
 #[derive(SimpleObject)]
@@ -472,6 +497,9 @@ impl Mutation {
                 gql(ApiError::internal(e))
             }
         })?;
+        crate::cluster::create_plane_ca(&sh.db, id)
+            .await
+            .map_err(|e| gql(ApiError::internal(e)))?;
         let planes = ctx.data_unchecked::<ractor::ActorRef<SupMsg>>();
         match planes.call(|r| SupMsg::Start(id, r), None).await {
             Ok(ractor::rpc::CallResult::Success(Ok(()))) => {}
@@ -629,6 +657,41 @@ impl Mutation {
         })
     }
 
+    /// A client certificate for a gateway node of a control plane, signed by the
+    /// plane's cluster CA. The private key is in this answer only.
+    async fn create_data_plane_certificate(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateDataPlaneCertificateInput,
+    ) -> Result<crate::cluster::DataPlaneCertificate> {
+        let id = parse_id(&input.control_plane_id, "input.controlPlaneId")?;
+        plane(ctx, id)?;
+        crate::cluster::issue_node_cert(shared(ctx), id, &input.name)
+            .await
+            .map_err(gql)
+    }
+
+    /// Pins a node certificate made elsewhere (e.g. self-signed): nodes
+    /// presenting exactly this certificate are accepted for the control plane.
+    async fn pin_data_plane_certificate(
+        &self,
+        ctx: &Context<'_>,
+        input: PinDataPlaneCertificateInput,
+    ) -> Result<crate::cluster::DataPlaneCertificate> {
+        let id = parse_id(&input.control_plane_id, "input.controlPlaneId")?;
+        plane(ctx, id)?;
+        crate::cluster::pin_node_cert(shared(ctx), id, &input.name, &input.certificate)
+            .await
+            .map_err(gql)
+    }
+
+    /// Revokes a node certificate: nodes using it are disconnected now and
+    /// refused from then on.
+    async fn revoke_data_plane_certificate(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let id = parse_id(&id, "id")?;
+        crate::cluster::revoke(shared(ctx), id).await.map_err(gql)
+    }
+
     /// Failure injection for tests and drills: the plane's actor fails and its
     /// supervisor restarts it from the database.
     async fn crash_control_plane_actor(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
@@ -659,7 +722,18 @@ impl From<&ChangeEvent> for ConfigChange {
             version: e.version,
             hash: e.hash.clone(),
             at: e.at,
-            changes: e.changes.clone(),
+            // API readers never see write-only fields
+            changes: e
+                .changes
+                .iter()
+                .map(|c| EntityChange {
+                    data: c
+                        .data
+                        .as_ref()
+                        .map(|d| Json(crate::model::strip_secrets(c.kind, &d.0))),
+                    ..c.clone()
+                })
+                .collect(),
             snapshot: None,
         }
     }
@@ -699,6 +773,27 @@ pub struct Subscription;
 
 #[Subscription]
 impl Subscription {
+    /// The node list of a control plane, now and whenever it changes.
+    async fn data_plane_nodes(
+        &self,
+        ctx: &Context<'_>,
+        control_plane_id: ID,
+    ) -> Result<impl Stream<Item = Vec<crate::cluster::DataPlaneNode>> + use<>> {
+        let id = parse_id(&control_plane_id, "controlPlaneId")?;
+        plane(ctx, id)?;
+        let sh = shared(ctx).clone();
+        let mut rx = sh.nodes_tick.subscribe();
+        rx.mark_changed();
+        Ok(futures_util::stream::unfold(
+            (sh, rx),
+            move |(sh, mut rx)| async move {
+                rx.changed().await.ok()?;
+                let list = crate::cluster::node_list(&sh, id);
+                Some((list, (sh, rx)))
+            },
+        ))
+    }
+
     /// Every committed change of a control plane after `sinceVersion`, once and in
     /// order; first a snapshot when the change log no longer reaches back that far.
     async fn config_changes(

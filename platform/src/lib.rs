@@ -4,6 +4,7 @@
 pub mod actor;
 pub mod api;
 pub mod cli;
+pub mod cluster;
 pub mod error;
 pub mod metrics;
 pub mod model;

@@ -46,6 +46,12 @@ enum Cmd {
         /// The admin token to create on first start (default: a random one, printed once).
         #[arg(long, env = "PORTICO_ADMIN_TOKEN", hide_env_values = true)]
         admin_token: Option<String>,
+        /// The cluster endpoint gateway nodes connect to (mutual TLS).
+        #[arg(long, env = "PORTICO_CLUSTER_LISTEN", default_value = "0.0.0.0:8005")]
+        cluster_listen: std::net::SocketAddr,
+        /// Host names (and IPs) in the cluster endpoint's certificate.
+        #[arg(long = "cluster-hostname", default_values = ["localhost", "127.0.0.1"])]
+        cluster_hostnames: Vec<String>,
     },
     /// Make a control plane match a decK file, in one transaction. Prints the plan.
     Apply {
@@ -100,14 +106,21 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             data_dir,
             database_url,
             admin_token,
+            cluster_listen,
+            cluster_hostnames,
         } => {
             let r = platform::server::start(platform::server::Options {
                 listen,
                 data_dir,
                 database_url,
                 admin_token,
+                cluster_listen: Some(cluster_listen),
+                cluster_hostnames,
             })
             .await?;
+            if let Some(c) = r.cluster_addr {
+                println!("cluster endpoint for gateway nodes on https://{c} (mutual TLS)");
+            }
             println!(
                 "portico platform listening on http://{} (GraphQL at /graphql)",
                 r.addr

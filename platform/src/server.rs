@@ -26,6 +26,10 @@ pub struct Options {
     pub database_url: Option<String>,
     /// A token to create on first start instead of a random one.
     pub admin_token: Option<String>,
+    /// The cluster endpoint (mutual TLS) for gateway nodes; `None`: off.
+    pub cluster_listen: Option<SocketAddr>,
+    /// Names in the cluster endpoint's certificate.
+    pub cluster_hostnames: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -50,6 +54,7 @@ fn new_token() -> String {
 /// A running platform (for tests and `portico up`).
 pub struct Running {
     pub addr: SocketAddr,
+    pub cluster_addr: Option<SocketAddr>,
     pub shared: Arc<Shared>,
     pub task: tokio::task::JoinHandle<()>,
 }
@@ -80,7 +85,12 @@ pub async fn start(opts: Options) -> anyhow::Result<Running> {
             println!("admin token created from PORTICO_ADMIN_TOKEN");
         }
     }
-    let shared = Shared::new(db);
+    let certs = crate::cluster::Certs::load(&db).await?;
+    let shared = Shared::new(db, certs);
+    let cluster_addr = match opts.cluster_listen {
+        Some(a) => Some(crate::cluster::serve(shared.clone(), a, &opts.cluster_hostnames).await?),
+        None => None,
+    };
     let (planes, _) = ractor::Actor::spawn(None, Planes, shared.clone())
         .await
         .map_err(|e| anyhow::anyhow!("cannot start the control plane supervisor: {e}"))?;
@@ -111,7 +121,12 @@ pub async fn start(opts: Options) -> anyhow::Result<Running> {
         }
         planes.stop(None);
     });
-    Ok(Running { addr, shared, task })
+    Ok(Running {
+        addr,
+        cluster_addr,
+        shared,
+        task,
+    })
 }
 
 async fn authenticated(shared: &Shared, headers: &HeaderMap) -> bool {

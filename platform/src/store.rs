@@ -103,17 +103,53 @@ pub mod api_token {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// Cluster PKI: the platform's server CA, each control plane's cluster CA, and
+/// node certificates (issued or pinned; revocable).
+pub mod cluster_cert {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "cluster_certs")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub control_plane_id: String,
+        /// `server-ca`, `plane-ca`, `node` or `pinned`.
+        pub kind: String,
+        pub name: String,
+        #[sea_orm(column_type = "Text")]
+        pub cert_pem: String,
+        /// CAs only: node keys are handed out once and never stored.
+        #[sea_orm(column_type = "Text", nullable)]
+        pub key_pem: Option<String>,
+        #[sea_orm(unique)]
+        pub fingerprint: String,
+        pub revoked_at: Option<i64>,
+        pub created_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Init)]
+        vec![Box::new(M0001Init), Box::new(M0002ClusterCerts)]
     }
 }
 
-#[derive(DeriveMigrationName)]
 struct M0001Init;
+
+impl MigrationName for M0001Init {
+    fn name(&self) -> &str {
+        "m0001_init"
+    }
+}
 
 #[async_trait::async_trait]
 impl MigrationTrait for M0001Init {
@@ -156,6 +192,66 @@ impl MigrationTrait for M0001Init {
         }
         Ok(())
     }
+}
+
+struct M0002ClusterCerts;
+
+impl MigrationName for M0002ClusterCerts {
+    fn name(&self) -> &str {
+        "m0002_cluster_certs"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0002ClusterCerts {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let schema = Schema::new(manager.get_database_backend());
+        manager
+            .create_table(schema.create_table_from_entity(cluster_cert::Entity))
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(Alias::new("cluster_certs")).to_owned())
+            .await
+    }
+}
+
+pub async fn cluster_certs(db: &DatabaseConnection) -> Result<Vec<cluster_cert::Model>, DbErr> {
+    cluster_cert::Entity::find()
+        .order_by_asc(cluster_cert::Column::CreatedAt)
+        .all(db)
+        .await
+}
+
+pub async fn insert_cluster_cert(
+    db: &DatabaseConnection,
+    m: cluster_cert::Model,
+) -> Result<(), DbErr> {
+    cluster_cert::ActiveModel {
+        id: Set(m.id),
+        control_plane_id: Set(m.control_plane_id),
+        kind: Set(m.kind),
+        name: Set(m.name),
+        cert_pem: Set(m.cert_pem),
+        key_pem: Set(m.key_pem),
+        fingerprint: Set(m.fingerprint),
+        revoked_at: Set(m.revoked_at),
+        created_at: Set(m.created_at),
+    }
+    .insert(db)
+    .await
+    .map(|_| ())
+}
+
+pub async fn revoke_cluster_cert(db: &DatabaseConnection, id: &str) -> Result<(), DbErr> {
+    cluster_cert::Entity::update_many()
+        .col_expr(cluster_cert::Column::RevokedAt, Expr::value(now_ms()))
+        .filter(cluster_cert::Column::Id.eq(id))
+        .exec(db)
+        .await
+        .map(|_| ())
 }
 
 pub fn now_ms() -> i64 {

@@ -7,7 +7,8 @@ async fn schema() -> platform::api::PorticoSchema {
     let db = platform::store::connect("sqlite::memory:")
         .await
         .expect("in-memory SQLite");
-    let shared = Shared::new(db);
+    let certs = platform::cluster::Certs::load(&db).await.expect("certs");
+    let shared = Shared::new(db, certs);
     let (planes, _) = ractor::Actor::spawn(None, Planes, shared.clone())
         .await
         .expect("supervisor");
