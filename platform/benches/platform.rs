@@ -151,6 +151,7 @@ async fn export(label: &str, t: &Target, routes: usize) {
 }
 
 fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
