@@ -224,17 +224,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     plain.dedup();
     tls.dedup();
 
-    // bind everything first, so a bad address fails the start-up before serving
-    let status = gateway_node::server::bind(cli.status_listen, "--status-listen").await?;
-    let mut plain_listeners = Vec::new();
-    for a in &plain {
-        plain_listeners.push(gateway_node::server::bind(*a, "--proxy-listen").await?);
-    }
-    let mut tls_listeners = Vec::new();
-    for a in &tls {
-        tls_listeners.push(gateway_node::server::bind(*a, "--proxy-listen-tls").await?);
-    }
-
     if cli.config.is_some() && cli.control_plane.is_some() {
         anyhow::bail!("give either --config (a file) or --control-plane (hybrid mode), not both");
     }
@@ -274,21 +263,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     node.watch(Duration::from_millis(cli.watch_interval_ms.max(50)));
 
-    gateway_node::status::serve(status, node.clone());
-    let acceptor =
-        tokio_rustls::TlsAcceptor::from(gateway_node::tls::server_config(node.resolver.clone()));
     let workers = cli.worker_threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
     });
-    let pool = gateway_node::server::Workers::start(workers, node.proxy.clone())?;
-    for l in plain_listeners {
-        gateway_node::server::serve(l, None, pool.clone());
-    }
-    for l in tls_listeners {
-        gateway_node::server::serve(l, Some(acceptor.clone()), pool.clone());
-    }
+    let _pool = gateway_node::server::start_node(
+        node.clone(),
+        &gateway_node::server::NodeListen {
+            plain: plain.clone(),
+            tls: tls.clone(),
+            status: cli.status_listen,
+            workers,
+        },
+    )
+    .await?;
     tracing::info!(
         proxy = ?plain,
         proxy_tls = ?tls,

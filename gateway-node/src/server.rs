@@ -173,3 +173,40 @@ where
         tracing::debug!("client connection ended: {e}");
     }
 }
+
+/// Where a node listens.
+pub struct NodeListen {
+    pub plain: Vec<SocketAddr>,
+    pub tls: Vec<SocketAddr>,
+    pub status: SocketAddr,
+    /// Proxy worker threads (each with its own runtime).
+    pub workers: usize,
+}
+
+/// Binds every listener (a bad address fails here, before serving), then serves
+/// the status API and the proxy. Returns the workers, which live as long as the
+/// returned handle.
+pub async fn start_node(
+    node: Arc<crate::node::Node>,
+    listen: &NodeListen,
+) -> anyhow::Result<Arc<Workers>> {
+    let status = bind(listen.status, "--status-listen").await?;
+    let mut plain = Vec::new();
+    for a in &listen.plain {
+        plain.push(bind(*a, "--proxy-listen").await?);
+    }
+    let mut tls = Vec::new();
+    for a in &listen.tls {
+        tls.push(bind(*a, "--proxy-listen-tls").await?);
+    }
+    crate::status::serve(status, node.clone());
+    let acceptor = TlsAcceptor::from(crate::tls::server_config(node.resolver.clone()));
+    let pool = Workers::start(listen.workers.max(1), node.proxy.clone())?;
+    for l in plain {
+        serve(l, None, pool.clone());
+    }
+    for l in tls {
+        serve(l, Some(acceptor.clone()), pool.clone());
+    }
+    Ok(pool)
+}

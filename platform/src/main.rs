@@ -53,6 +53,25 @@ enum Cmd {
         #[arg(long = "cluster-hostname", default_values = ["localhost", "127.0.0.1"])]
         cluster_hostnames: Vec<String>,
     },
+    /// Everything on one machine: the platform on SQLite, an embedded gateway node
+    /// connected through the cluster protocol, a demo upstream and control plane.
+    Up {
+        #[arg(long, env = "PORTICO_DATA_DIR", default_value = "portico-data")]
+        data_dir: PathBuf,
+        #[arg(long, default_value = "0.0.0.0:8080")]
+        listen: std::net::SocketAddr,
+        #[arg(long = "cluster-listen", default_value = "127.0.0.1:8005")]
+        cluster_listen: std::net::SocketAddr,
+        #[arg(long = "proxy-listen", default_value = "0.0.0.0:8000")]
+        proxy_listen: std::net::SocketAddr,
+        #[arg(long = "proxy-listen-tls", default_value = "0.0.0.0:8443")]
+        proxy_listen_tls: std::net::SocketAddr,
+        #[arg(long = "status-listen", default_value = "127.0.0.1:8100")]
+        status_listen: std::net::SocketAddr,
+        /// The built-in demo upstream.
+        #[arg(long = "echo-listen", default_value = "127.0.0.1:9000")]
+        echo_listen: std::net::SocketAddr,
+    },
     /// Make a control plane match a decK file, in one transaction. Prints the plan.
     Apply {
         #[arg(short = 'f', long = "file")]
@@ -129,6 +148,27 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 _ = r.task => {}
                 _ = tokio::signal::ctrl_c() => {}
             }
+            Ok(0)
+        }
+        Cmd::Up {
+            data_dir,
+            listen,
+            cluster_listen,
+            proxy_listen,
+            proxy_listen_tls,
+            status_listen,
+            echo_listen,
+        } => {
+            platform::up::up(platform::up::UpOptions {
+                data_dir,
+                listen,
+                cluster_listen,
+                proxy_listen,
+                proxy_listen_tls,
+                status_listen,
+                echo_listen,
+            })
+            .await?;
             Ok(0)
         }
         Cmd::Apply {

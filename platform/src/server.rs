@@ -82,7 +82,7 @@ pub async fn start(opts: Options) -> anyhow::Result<Running> {
         if opts.admin_token.is_none() {
             println!("admin token (shown once, keep it): {token}");
         } else {
-            println!("admin token created from PORTICO_ADMIN_TOKEN");
+            println!("admin token created (the one given)");
         }
     }
     let certs = crate::cluster::Certs::load(&db).await?;
