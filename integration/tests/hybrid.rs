@@ -356,3 +356,93 @@ async fn a_burst_of_changes_arrives_in_order_and_the_hashes_agree() {
     // every update applied in order: no snapshot was needed (1000 deltas + the first snapshot)
     assert_eq!(st["sync"]["applied"].as_u64(), Some(1001), "{st}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_on_postgres_converge() {
+    if !integration::platform::postgres_available() {
+        return;
+    }
+    let url = format!(
+        "postgres://postgres@127.0.0.1:5432/portico_it_replicas_{}_{}",
+        std::process::id(),
+        free_port()
+    );
+    let a = Platform::start_in(
+        Db::Postgres,
+        make_temp_dir("portico-replica-a"),
+        "127.0.0.1:0",
+        "127.0.0.1:0",
+        Some(url.clone()),
+    )
+    .await;
+    let mut b = Platform::start_in(
+        Db::Postgres,
+        make_temp_dir("portico-replica-b"),
+        "127.0.0.1:0",
+        "127.0.0.1:0",
+        Some(url),
+    )
+    .await;
+    b.token = a.token.clone();
+    let up = EchoServer::start("up").await;
+    let (cp, route) = setup(&a, &up).await;
+    // B learns of the plane and its versions from A's notifications
+    wait_for("replica B at version 2", || async {
+        let r = b
+            .gql(
+                "query($id: ID) { controlPlane(id: $id) { configVersion } }",
+                json!({"id": cp}),
+            )
+            .await;
+        r["data"]["controlPlane"]["configVersion"] == 2
+    })
+    .await;
+    // a node with a certificate issued on A connects to B
+    let dir = make_temp_dir("portico-node");
+    let creds = a.node_creds(&cp, "node-b", &dir).await;
+    let gw = Gateway::start_args(None, &b.node_args(&creds, &dir.join("cache"))).await;
+    wait_for("the route through B", || async {
+        status(gw.url("/one")).await == 200
+    })
+    .await;
+    // a change made through A reaches the node connected to B
+    let r = a
+        .gql(
+            "mutation($i: UpdateEntityInput!) { updateEntity(input: $i) { id } }",
+            json!({"i": {"controlPlaneId": cp, "id": route, "data": {"paths": ["/two"]}}}),
+        )
+        .await;
+    assert!(r.get("errors").is_none(), "{r}");
+    wait_for("the change through A at the node on B", || async {
+        status(gw.url("/two")).await == 200
+    })
+    .await;
+    // writes through both replicas at once: consecutive versions, nothing lost
+    let (a, b) = (std::sync::Arc::new(a), std::sync::Arc::new(b));
+    let mut tasks = Vec::new();
+    for (n, p) in [(0, a.clone()), (1, b.clone())] {
+        let cp = cp.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..20 {
+                let r = p
+                    .create(&cp, "CONSUMER", json!({"username": format!("r{n}-{i}")}))
+                    .await;
+                assert!(r.get("errors").is_none(), "{r}");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let want = 3 + 40;
+    wait_for("both replicas at the last version", || async {
+        a.plane(&cp).await["configVersion"] == want && b.plane(&cp).await["configVersion"] == want
+    })
+    .await;
+    let hash = a.plane(&cp).await["configHash"].clone();
+    assert_eq!(b.plane(&cp).await["configHash"], hash);
+    wait_for("the node at the last version", || async {
+        gw.status_json().await["sync"]["config_hash"] == hash
+    })
+    .await;
+}

@@ -82,6 +82,7 @@ pub struct ChangeEvent {
 }
 
 /// A change a caller asks for.
+#[derive(Clone)]
 pub enum Op {
     Create {
         kind: Kind,
@@ -123,6 +124,8 @@ pub enum Msg {
     },
     /// Failure injection: the actor returns an error and its supervisor restarts it.
     Crash,
+    /// Another replica committed: reload from the database and publish what changed.
+    Refresh,
 }
 
 /// Shared by the actors and the API: the database, the current views and the
@@ -291,7 +294,18 @@ impl Actor for ControlPlane {
         match msg {
             Msg::Mutate(op, reply) => {
                 let started = std::time::Instant::now();
-                let r = st.mutate(op).await;
+                let mut r = st.mutate(op.clone()).await;
+                // another replica wrote first: catch up and try again (optimistic
+                // concurrency between replicas; within one, the actor serialises)
+                let mut tries = 0;
+                while tries < 50
+                    && r.as_ref()
+                        .is_err_and(|e| e.to_string().contains(store::CONFLICT))
+                {
+                    tries += 1;
+                    st.refresh().await?;
+                    r = st.mutate(op.clone()).await;
+                }
                 if r.as_ref().is_ok_and(|c| !c.plan.is_empty()) {
                     st.shared.metrics.commit(started.elapsed());
                 }
@@ -306,6 +320,7 @@ impl Actor for ControlPlane {
                 let _ = reply.send(st.update_meta(name, description, labels).await);
             }
             Msg::Crash => return Err("failure injected".into()),
+            Msg::Refresh => st.refresh().await?,
         }
         Ok(())
     }
@@ -325,6 +340,25 @@ fn validation(errors: Vec<graphql_schema::InvalidField>, map: impl Fn(&str) -> S
 }
 
 impl PlaneState {
+    /// Reloads the plane from the database and publishes the versions committed
+    /// elsewhere (another replica) to this replica's subscribers, in order.
+    async fn refresh(&mut self) -> anyhow::Result<()> {
+        let before = self.view.version;
+        let v = load_view(&self.shared.db, self.view.id).await?;
+        if v.version == before && v.name == self.view.name && v.labels == self.view.labels {
+            return Ok(());
+        }
+        let rows = store::changes_since(&self.shared.db, &self.view.id.to_string(), before).await?;
+        self.shared.set_view(v.clone());
+        self.view = v;
+        for row in rows {
+            if let Ok(ev) = serde_json::from_str::<ChangeEvent>(&row.changes) {
+                self.shared.publish(ev);
+            }
+        }
+        Ok(())
+    }
+
     async fn update_meta(
         &mut self,
         name: Option<String>,
@@ -368,6 +402,7 @@ impl PlaneState {
                 ApiError::internal(e)
             }
         })?;
+        let _ = store::notify(&self.shared.db, &format!("plane-meta:{}", v.id)).await;
         self.shared.set_view(v.clone());
         self.view = v;
         Ok(())

@@ -501,6 +501,7 @@ impl Mutation {
             .await
             .map_err(|e| gql(ApiError::internal(e)))?;
         let planes = ctx.data_unchecked::<ractor::ActorRef<SupMsg>>();
+        let _ = store::notify(&sh.db, &format!("plane-created:{id}")).await;
         match planes.call(|r| SupMsg::Start(id, r), None).await {
             Ok(ractor::rpc::CallResult::Success(Ok(()))) => {}
             other => {
@@ -558,6 +559,7 @@ impl Mutation {
         store::delete_control_plane(&shared(ctx).db, &id.to_string())
             .await
             .map_err(|e| gql(ApiError::internal(e)))?;
+        let _ = store::notify(&shared(ctx).db, &format!("plane-deleted:{id}")).await;
         Ok(Deleted {
             id: input.id,
             config_version: None,

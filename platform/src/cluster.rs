@@ -336,6 +336,7 @@ async fn register(
             revoked: false,
         },
     );
+    let _ = store::notify(&shared.db, "certs").await;
     Ok(DataPlaneCertificate {
         id: async_graphql::ID(id.to_string()),
         control_plane_id: async_graphql::ID(plane.to_string()),
@@ -369,12 +370,19 @@ pub async fn revoke(shared: &Shared, id: Uuid) -> Result<bool, ApiError> {
     if !found {
         return Err(ApiError::not_found(format!("data plane certificate {id}")));
     }
+    let _ = store::notify(&shared.db, "certs").await;
+    disconnect_revoked(shared, &[id]);
+    Ok(true)
+}
+
+/// Disconnects the nodes connected with any of these certificates.
+pub fn disconnect_revoked(shared: &Shared, certs: &[Uuid]) {
     let victims: Vec<ActorRef<NodeMsg>> = shared
         .nodes
         .read()
         .map(|m| {
             m.values()
-                .filter(|n| n.cert_id == id && n.connected)
+                .filter(|n| certs.contains(&n.cert_id) && n.connected)
                 .filter_map(|n| n.actor.clone())
                 .collect()
         })
@@ -382,7 +390,6 @@ pub async fn revoke(shared: &Shared, id: Uuid) -> Result<bool, ApiError> {
     for a in victims {
         let _ = a.cast(NodeMsg::Disconnect);
     }
-    Ok(true)
 }
 
 // ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod error;
 pub mod metrics;
 pub mod model;
+pub mod replicas;
 pub mod server;
 pub mod store;
 pub mod up;

@@ -94,6 +94,9 @@ pub async fn start(opts: Options) -> anyhow::Result<Running> {
     let (planes, _) = ractor::Actor::spawn(None, Planes, shared.clone())
         .await
         .map_err(|e| anyhow::anyhow!("cannot start the control plane supervisor: {e}"))?;
+    if url.starts_with("postgres") {
+        crate::replicas::listen(shared.clone(), planes.clone(), url.clone());
+    }
     let schema = api::schema(shared.clone(), planes.clone());
     let app = App {
         schema,

@@ -422,8 +422,30 @@ pub async fn commit(
     }
     .insert(&txn)
     .await?;
+    notify(&txn, &format!("plane:{plane}:{version}")).await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// What a failed optimistic commit says.
+pub const CONFLICT: &str = "changed underneath";
+
+/// The channel replicas on one PostgreSQL tell each other about changes on.
+pub const CHANNEL: &str = "portico_config";
+
+/// `NOTIFY` the other replicas (PostgreSQL only; inside a transaction it is
+/// delivered on commit). A no-op on SQLite.
+pub async fn notify(db: &impl ConnectionTrait, payload: &str) -> Result<(), DbErr> {
+    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return Ok(());
+    }
+    db.execute_raw(sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        "SELECT pg_notify($1, $2)",
+        [CHANNEL.into(), payload.into()],
+    ))
+    .await
+    .map(|_| ())
 }
 
 pub async fn insert_control_plane(
