@@ -324,6 +324,9 @@ async fn session(
                     Some("ping") => {
                         ws.send(send(json!({"type": "pong"}))).await.map_err(|e| e.to_string())?;
                     }
+                    Some("next") if id == format!("sync-{sub}") && v["payload"]["errors"].is_array() => {
+                        return Err(format!("the platform refused the subscription: {}", v["payload"]["errors"]));
+                    }
                     Some("next") if id == format!("sync-{sub}") => {
                         let u: NodeUpdate = match serde_json::from_value(v["payload"]["data"]["configUpdates"].clone()) {
                             Ok(u) => u,

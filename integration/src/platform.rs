@@ -87,6 +87,23 @@ impl Platform {
         cluster: &str,
         database_url: Option<String>,
     ) -> Platform {
+        Platform::launch(db, dir, listen, cluster, database_url, &[]).await
+    }
+
+    /// Starts with extra `portico serve` arguments.
+    pub async fn start_args(db: Db, extra: &[&str]) -> Platform {
+        let dir = make_temp_dir("portico-platform");
+        Platform::launch(db, dir, "127.0.0.1:0", "127.0.0.1:0", None, extra).await
+    }
+
+    async fn launch(
+        db: Db,
+        dir: PathBuf,
+        listen: &str,
+        cluster: &str,
+        database_url: Option<String>,
+        extra: &[&str],
+    ) -> Platform {
         init_crypto();
         let log = dir.join(format!("platform-{}.log", crate::free_port()));
         let database_url = database_url.unwrap_or_else(|| match db {
@@ -103,6 +120,7 @@ impl Platform {
             "--data-dir",
         ])
         .arg(dir.join("data"))
+        .args(extra)
         .env_remove("PORTICO_ADMIN_TOKEN")
         .env_remove("DATABASE_URL")
         .env("RUST_LOG", "info")

@@ -446,3 +446,133 @@ async fn two_replicas_on_postgres_converge() {
     })
     .await;
 }
+
+/// A hand-driven node connection: mutual TLS, WebSocket, connection_init with
+/// `version`; returns the socket after the ack.
+async fn raw_node(
+    p: &Platform,
+    creds: &integration::platform::NodeCreds,
+    version: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    use futures_util::{SinkExt, StreamExt};
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(&creds.ca).expect("ca") {
+        roots.add(c.expect("ca cert")).expect("add");
+    }
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&creds.cert)
+        .expect("cert")
+        .collect::<Result<_, _>>()
+        .expect("cert");
+    let key = PrivateKeyDer::from_pem_file(&creds.key).expect("key");
+    let cfg = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .expect("client config");
+    let tcp = tokio::net::TcpStream::connect(p.cluster)
+        .await
+        .expect("connect");
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
+        .connect(name, tcp)
+        .await
+        .expect("tls");
+    let mut req = format!("wss://localhost:{}/graphql/ws", p.cluster.port())
+        .into_client_request()
+        .expect("request");
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    let (mut ws, _) = tokio_tungstenite::client_async(req, tls).await.expect("ws");
+    let node_id = format!("00000000-0000-4000-8000-{:012}", free_port());
+    ws.send(tokio_tungstenite::tungstenite::Message::text(
+        json!({"type": "connection_init", "payload": {"node_id": node_id, "hostname": "raw", "version": version}}).to_string(),
+    ))
+    .await
+    .expect("init");
+    let ack = ws.next().await.expect("a frame").expect("ok");
+    assert!(ack.to_string().contains("connection_ack"), "{ack}");
+    ws
+}
+
+async fn next_msg(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+    >,
+) -> serde_json::Value {
+    use futures_util::StreamExt;
+    loop {
+        let m = tokio::time::timeout(Duration::from_secs(15), ws.next())
+            .await
+            .expect("in time")
+            .expect("open")
+            .expect("frame");
+        if let tokio_tungstenite::tungstenite::Message::Text(t) = m {
+            return serde_json::from_str(&t).expect("json");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incompatible_node_is_listed_with_the_reason_and_gets_no_config() {
+    use futures_util::SinkExt;
+    let p = Platform::start_args(Db::Sqlite, &["--change-log-retention", "3"]).await;
+    let up = EchoServer::start("up").await;
+    let (cp, _) = setup(&p, &up).await;
+    let dir = make_temp_dir("portico-node");
+    let creds = p.node_creds(&cp, "old", &dir).await;
+    let mut ws = raw_node(&p, &creds, "9.0.0").await;
+    ws.send(tokio_tungstenite::tungstenite::Message::text(
+        json!({"id": "s", "type": "subscribe", "payload": {"query": "subscription { configUpdates(sinceVersion: -1) }"}}).to_string(),
+    ))
+    .await
+    .expect("subscribe");
+    let m = next_msg(&mut ws).await;
+    // refused with the reason, and no config
+    assert!(m["payload"]["data"].is_null(), "{m}");
+    assert!(m.to_string().contains("INCOMPATIBLE"), "{m}");
+    let n = p.nodes(&cp).await;
+    assert_eq!(n[0]["status"], "INCOMPATIBLE");
+    assert!(
+        n[0]["reason"].as_str().unwrap_or("").contains("9.0.0"),
+        "{n}"
+    );
+
+    // 5 more versions: the log keeps the last 3 (5, 6, 7)
+    for i in 0..5 {
+        p.create(&cp, "CONSUMER", json!({"username": format!("c{i}")}))
+            .await;
+    }
+    // a node that asks from a version the log still holds gets the deltas after it
+    let mut ws = raw_node(&p, &creds, env!("CARGO_PKG_VERSION")).await;
+    ws.send(tokio_tungstenite::tungstenite::Message::text(
+        json!({"id": "s", "type": "subscribe", "payload": {"query": "subscription { configUpdates(sinceVersion: 5) }"}}).to_string(),
+    ))
+    .await
+    .expect("subscribe");
+    for want in [6, 7] {
+        let m = next_msg(&mut ws).await;
+        let u = &m["payload"]["data"]["configUpdates"];
+        assert_eq!(u["version"], want, "{m}");
+        assert!(u["snapshot"].is_null(), "{m}");
+        assert_eq!(u["upserts"][0]["kind"], "CONSUMER");
+    }
+    // one that fell behind the log gets a snapshot of version 7
+    let mut ws = raw_node(&p, &creds, env!("CARGO_PKG_VERSION")).await;
+    ws.send(tokio_tungstenite::tungstenite::Message::text(
+        json!({"id": "s", "type": "subscribe", "payload": {"query": "subscription { configUpdates(sinceVersion: 1) }"}}).to_string(),
+    ))
+    .await
+    .expect("subscribe");
+    let m = next_msg(&mut ws).await;
+    let u = &m["payload"]["data"]["configUpdates"];
+    assert_eq!(u["version"], 7, "{m}");
+    assert_eq!(
+        u["snapshot"]["entities"].as_array().map(Vec::len),
+        Some(7),
+        "{m}"
+    );
+}

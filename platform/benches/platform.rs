@@ -47,6 +47,7 @@ async fn start(db: Option<String>) -> (Target, platform::server::Running) {
         admin_token: Some(token.clone()),
         cluster_listen: None,
         cluster_hostnames: Vec::new(),
+        change_log_retention: 10_000,
     })
     .await
     .expect("platform starts");

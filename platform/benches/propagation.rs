@@ -122,6 +122,7 @@ fn main() {
             admin_token: Some("bench".into()),
             cluster_listen: Some("127.0.0.1:0".parse().expect("a")),
             cluster_hostnames: vec!["localhost".into()],
+        change_log_retention: 10_000,
         })
         .await
         .expect("platform");

@@ -144,6 +144,8 @@ pub struct Shared {
     pub nodes: RwLock<HashMap<Uuid, crate::cluster::NodeEntry>>,
     /// Bumped when the node list changes (for the `dataPlaneNodes` subscription).
     pub nodes_tick: tokio::sync::watch::Sender<u64>,
+    /// Versions the change log keeps per plane.
+    pub retention: std::sync::atomic::AtomicI64,
 }
 
 impl Shared {
@@ -158,6 +160,7 @@ impl Shared {
             cluster_ca: RwLock::default(),
             nodes: RwLock::default(),
             nodes_tick: tokio::sync::watch::channel(0).0,
+            retention: std::sync::atomic::AtomicI64::new(10_000),
         })
     }
 
@@ -680,6 +683,16 @@ impl PlaneState {
         self.shared.set_view(v.clone());
         self.view = v;
         self.shared.publish(ev);
+        // the change log keeps the last `retention` versions
+        let keep = self
+            .shared
+            .retention
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if version > keep
+            && let Err(e) = store::prune_changes(&self.shared.db, &plane, version - keep).await
+        {
+            tracing::warn!("pruning the change log of {plane}: {e}");
+        }
         Ok(Committed {
             version,
             plan,

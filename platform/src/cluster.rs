@@ -541,6 +541,8 @@ pub async fn serve(
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             };
+            // small frames (deltas, heartbeats) must not wait for delayed ACKs
+            let _ = sock.set_nodelay(true);
             let acceptor = acceptor.clone();
             let tx = tx.clone();
             let sh = sh.clone();

@@ -49,6 +49,13 @@ enum Cmd {
         /// The cluster endpoint gateway nodes connect to (mutual TLS).
         #[arg(long, env = "PORTICO_CLUSTER_LISTEN", default_value = "0.0.0.0:8005")]
         cluster_listen: std::net::SocketAddr,
+        /// Versions the change log keeps per control plane (older subscribers get a snapshot).
+        #[arg(
+            long = "change-log-retention",
+            env = "PORTICO_CHANGE_LOG_RETENTION",
+            default_value_t = 10_000
+        )]
+        change_log_retention: i64,
         /// Host names (and IPs) in the cluster endpoint's certificate.
         #[arg(long = "cluster-hostname", default_values = ["localhost", "127.0.0.1"])]
         cluster_hostnames: Vec<String>,
@@ -127,6 +134,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             admin_token,
             cluster_listen,
             cluster_hostnames,
+            change_log_retention,
         } => {
             let r = platform::server::start(platform::server::Options {
                 listen,
@@ -135,6 +143,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 admin_token,
                 cluster_listen: Some(cluster_listen),
                 cluster_hostnames,
+                change_log_retention,
             })
             .await?;
             if let Some(c) = r.cluster_addr {

@@ -30,6 +30,9 @@ pub struct Options {
     pub cluster_listen: Option<SocketAddr>,
     /// Names in the cluster endpoint's certificate.
     pub cluster_hostnames: Vec<String>,
+    /// How many versions the change log keeps per control plane; a subscriber
+    /// (or node) further behind gets a snapshot.
+    pub change_log_retention: i64,
 }
 
 #[derive(Clone)]
@@ -87,6 +90,10 @@ pub async fn start(opts: Options) -> anyhow::Result<Running> {
     }
     let certs = crate::cluster::Certs::load(&db).await?;
     let shared = Shared::new(db, certs);
+    shared.retention.store(
+        opts.change_log_retention.max(1),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     let cluster_addr = match opts.cluster_listen {
         Some(a) => Some(crate::cluster::serve(shared.clone(), a, &opts.cluster_hostnames).await?),
         None => None,

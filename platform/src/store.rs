@@ -345,6 +345,16 @@ pub async fn changes_since(
         .await
 }
 
+/// Drops change-log rows at or below `upto`.
+pub async fn prune_changes(db: &DatabaseConnection, plane: &str, upto: i64) -> Result<(), DbErr> {
+    change_log::Entity::delete_many()
+        .filter(change_log::Column::ControlPlaneId.eq(plane))
+        .filter(change_log::Column::Version.lte(upto))
+        .exec(db)
+        .await
+        .map(|_| ())
+}
+
 /// The oldest version the change log still holds for a plane.
 pub async fn oldest_change(db: &DatabaseConnection, plane: &str) -> Result<Option<i64>, DbErr> {
     Ok(change_log::Entity::find()

@@ -49,6 +49,7 @@ pub async fn up(o: UpOptions) -> anyhow::Result<()> {
         admin_token: Some(token.clone()),
         cluster_listen: Some(o.cluster_listen),
         cluster_hostnames: vec!["localhost".into(), "127.0.0.1".into()],
+        change_log_retention: 10_000,
     })
     .await?;
     let cluster = running
