@@ -576,3 +576,70 @@ async fn an_incompatible_node_is_listed_with_the_reason_and_gets_no_config() {
         "{m}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_node_list_subscription_follows_nodes_coming_and_going() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let p = Platform::start(Db::Sqlite).await;
+    let up = EchoServer::start("up").await;
+    let (cp, _) = setup(&p, &up).await;
+    let mut req = format!("ws://{}/graphql/ws", p.addr)
+        .into_client_request()
+        .expect("request");
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("ws");
+    ws.send(Message::text(
+        json!({"type": "connection_init", "payload": {"token": p.token}}).to_string(),
+    ))
+    .await
+    .expect("init");
+    ws.send(Message::text(
+        json!({"id": "n", "type": "subscribe", "payload": {
+            "query": "subscription($cp: ID!) { dataPlaneNodes(controlPlaneId: $cp) { hostname status } }",
+            "variables": {"cp": cp}}})
+        .to_string(),
+    ))
+    .await
+    .expect("subscribe");
+    let mut next = async || -> serde_json::Value {
+        loop {
+            let m = tokio::time::timeout(Duration::from_secs(20), ws.next())
+                .await
+                .expect("in time")
+                .expect("open")
+                .expect("frame");
+            if let Message::Text(t) = m {
+                let v: serde_json::Value = serde_json::from_str(&t).expect("json");
+                if v["type"] == "next" {
+                    return v["payload"]["data"]["dataPlaneNodes"].clone();
+                }
+            }
+        }
+    };
+    assert_eq!(next().await, json!([]), "no node yet");
+    let dir = make_temp_dir("portico-node");
+    let creds = p.node_creds(&cp, "node-1", &dir).await;
+    let gw = Gateway::start_args(None, &p.node_args(&creds, &dir.join("cache"))).await;
+    let mut seen = Vec::new();
+    loop {
+        let list = next().await;
+        let s = list[0]["status"].as_str().unwrap_or("").to_string();
+        seen.push(s.clone());
+        if s == "IN_SYNC" {
+            break;
+        }
+    }
+    drop(gw);
+    loop {
+        let list = next().await;
+        if list[0]["status"] == "DISCONNECTED" {
+            break;
+        }
+    }
+    assert!(seen.last().is_some_and(|s| s == "IN_SYNC"), "{seen:?}");
+}
