@@ -146,10 +146,16 @@ pub struct Shared {
     pub nodes_tick: tokio::sync::watch::Sender<u64>,
     /// Versions the change log keeps per plane.
     pub retention: std::sync::atomic::AtomicI64,
+    /// Teams, roles and the authorizer.
+    pub access: crate::auth::Access,
 }
 
 impl Shared {
-    pub fn new(db: DatabaseConnection, certs: crate::cluster::Certs) -> Arc<Shared> {
+    pub fn new(
+        db: DatabaseConnection,
+        certs: crate::cluster::Certs,
+        access: crate::auth::Access,
+    ) -> Arc<Shared> {
         Arc::new(Shared {
             db,
             views: RwLock::default(),
@@ -161,6 +167,7 @@ impl Shared {
             nodes: RwLock::default(),
             nodes_tick: tokio::sync::watch::channel(0).0,
             retention: std::sync::atomic::AtomicI64::new(10_000),
+            access,
         })
     }
 

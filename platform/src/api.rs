@@ -14,11 +14,20 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::actor::{self, ChangeEvent, EntityChange, Op, Shared, SupMsg};
+use crate::auth;
 use crate::error::{ApiError, Code};
 use crate::model::{Kind, Plan, Record};
 use crate::store;
 
 pub type PorticoSchema = Schema<Query, Mutation, Subscription>;
+
+/// Every query: control planes and config, and identities.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Query(CoreQuery, crate::identity::IdentityQuery);
+
+/// Every mutation.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Mutation(CoreMutation, crate::identity::IdentityMutation);
 
 pub const MAX_DEPTH: usize = 12;
 pub const MAX_COMPLEXITY: usize = 5000;
@@ -26,17 +35,20 @@ const DEFAULT_PAGE: usize = 100;
 const MAX_PAGE: usize = 1000;
 
 pub fn schema(shared: Arc<Shared>, planes: ractor::ActorRef<SupMsg>) -> PorticoSchema {
-    Schema::build(Query, Mutation, Subscription)
+    Schema::build(Query::default(), Mutation::default(), Subscription)
         .data(shared)
         .data(planes)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
+        .extension(auth::AuditExtension)
         .finish()
 }
 
 /// The SDL of the schema (without data), for the snapshot in `graphql-schema`.
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, Subscription).finish().sdl()
+    Schema::build(Query::default(), Mutation::default(), Subscription)
+        .finish()
+        .sdl()
 }
 
 fn shared<'a>(ctx: &Context<'a>) -> &'a Arc<Shared> {
@@ -82,15 +94,26 @@ fn plane(ctx: &Context<'_>, id: Uuid) -> Result<Arc<actor::View>> {
         .ok_or_else(|| gql(ApiError::not_found(format!("control plane {id}"))))
 }
 
-/// A control plane by id or name.
-fn plane_by_ref(ctx: &Context<'_>, r: &str) -> Result<Arc<actor::View>> {
-    if let Ok(id) = Uuid::parse_str(r) {
-        return plane(ctx, id);
-    }
-    shared(ctx)
-        .views()
-        .into_iter()
-        .find(|v| v.name == r)
+/// A control plane by id or name, after checking `action` on it (FORBIDDEN
+/// whether or not it exists, unless the caller may act on every plane).
+async fn plane_by_ref_checked(
+    ctx: &Context<'_>,
+    r: &str,
+    action: &str,
+) -> Result<Arc<actor::View>> {
+    let found = match Uuid::parse_str(r) {
+        Ok(id) => shared(ctx)
+            .view(id)
+            .map(|v| (id, Some(v)))
+            .unwrap_or((id, None)),
+        Err(_) => match shared(ctx).views().into_iter().find(|v| v.name == r) {
+            Some(v) => (v.id, Some(v)),
+            None => (Uuid::nil(), None),
+        },
+    };
+    auth::check(ctx, &auth::plane(found.0), action).await?;
+    found
+        .1
         .ok_or_else(|| gql(ApiError::not_found(format!("control plane {r:?}"))))
 }
 
@@ -290,10 +313,11 @@ fn snapshot(v: &actor::View) -> ConfigSnapshot {
     }
 }
 
-pub struct Query;
+#[derive(Default)]
+pub struct CoreQuery;
 
 #[Object]
-impl Query {
+impl CoreQuery {
     /// Control planes, filtered by exact name or labels (all must match).
     async fn control_planes(
         &self,
@@ -306,13 +330,19 @@ impl Query {
         let want: Map<String, Value> = labels
             .and_then(|l| l.0.as_object().cloned())
             .unwrap_or_default();
-        let list: Vec<ControlPlane> = shared(ctx)
+        let c = auth::caller(ctx)?;
+        let sh = shared(ctx);
+        // only what the caller may see
+        let authz = sh.access.authz.read().await;
+        let list: Vec<ControlPlane> = sh
             .views()
             .into_iter()
+            .filter(|v| authz.allowed(&c.member, &auth::plane(v.id), "read"))
             .filter(|v| name.as_ref().is_none_or(|n| &v.name == n))
             .filter(|v| want.iter().all(|(k, x)| v.labels.get(k) == Some(x)))
             .map(ControlPlane::from_view)
             .collect();
+        drop(authz);
         let (nodes, page_info, total_count) = page(&list, first, after)?;
         Ok(ControlPlaneConnection {
             nodes,
@@ -329,8 +359,21 @@ impl Query {
         name: Option<String>,
     ) -> Result<Option<ControlPlane>> {
         let v = match (id, name) {
-            (Some(id), _) => shared(ctx).view(parse_id(&id, "id")?),
-            (None, Some(n)) => shared(ctx).views().into_iter().find(|v| v.name == n),
+            (Some(id), _) => {
+                let id = parse_id(&id, "id")?;
+                auth::check(ctx, &auth::plane(id), "read").await?;
+                shared(ctx).view(id)
+            }
+            (None, Some(n)) => {
+                let v = shared(ctx).views().into_iter().find(|v| v.name == n);
+                // a name the caller may not read answers as one that does not exist
+                // only to those who may read every control plane
+                match &v {
+                    Some(v) => auth::check(ctx, &auth::plane(v.id), "read").await?,
+                    None => auth::check(ctx, "control-planes/unknown", "read").await?,
+                }
+                v
+            }
             (None, None) => {
                 return Err(gql(ApiError::new(Code::Validation, "give id or name")));
             }
@@ -345,13 +388,15 @@ impl Query {
         control_plane_id: ID,
     ) -> Result<Vec<crate::cluster::DataPlaneNode>> {
         let id = parse_id(&control_plane_id, "controlPlaneId")?;
+        auth::check(ctx, &auth::plane(id), "read").await?;
         plane(ctx, id)?;
         Ok(crate::cluster::node_list(shared(ctx), id))
     }
 
     /// The full configuration of a control plane (by id or name).
     async fn control_plane_config(&self, ctx: &Context<'_>, id: ID) -> Result<ConfigSnapshot> {
-        Ok(snapshot(plane_by_ref(ctx, id.as_str())?.as_ref()))
+        let v = plane_by_ref_checked(ctx, id.as_str(), "read").await?;
+        Ok(snapshot(v.as_ref()))
     }
 }
 
@@ -448,15 +493,17 @@ fn object(v: Value, field: &str) -> Result<Map<String, Value>> {
     }
 }
 
-pub struct Mutation;
+#[derive(Default)]
+pub struct CoreMutation;
 
 #[Object]
-impl Mutation {
+impl CoreMutation {
     async fn create_control_plane(
         &self,
         ctx: &Context<'_>,
         input: CreateControlPlaneInput,
     ) -> Result<ControlPlane> {
+        auth::check(ctx, "control-planes/new", "create").await?;
         actor::check_plane_name(&input.name).map_err(gql)?;
         let labels = input
             .labels
@@ -519,6 +566,7 @@ impl Mutation {
         input: UpdateControlPlaneInput,
     ) -> Result<ControlPlane> {
         let id = parse_id(&input.id, "input.id")?;
+        auth::check(ctx, &auth::plane(id), "update").await?;
         let sh = shared(ctx);
         if let Some(n) = &input.name
             && sh.views().iter().any(|v| &v.name == n && v.id != id)
@@ -553,6 +601,7 @@ impl Mutation {
     /// Deletes a control plane with all its entities and change log.
     async fn delete_control_plane(&self, ctx: &Context<'_>, input: DeleteInput) -> Result<Deleted> {
         let id = parse_id(&input.id, "input.id")?;
+        auth::check(ctx, &auth::plane(id), "delete").await?;
         plane(ctx, id)?;
         let planes = ctx.data_unchecked::<ractor::ActorRef<SupMsg>>();
         let _ = planes.call(|r| SupMsg::Stop(id, r), None).await;
@@ -573,6 +622,12 @@ impl Mutation {
         input: CreateEntityInput,
     ) -> Result<ConfigEntity> {
         let plane_id = parse_id(&input.control_plane_id, "input.controlPlaneId")?;
+        auth::check(
+            ctx,
+            &auth::plane(plane_id),
+            &format!("entities.write.{}", input.kind.as_str()),
+        )
+        .await?;
         let data = object(input.data.0, "input.data")?;
         let c = shared(ctx)
             .mutate(
@@ -596,6 +651,7 @@ impl Mutation {
     ) -> Result<ConfigEntity> {
         let plane_id = parse_id(&input.control_plane_id, "input.controlPlaneId")?;
         let id = parse_id(&input.id, "input.id")?;
+        check_entity_write(ctx, plane_id, id).await?;
         let patch = object(input.data.0, "input.data")?;
         let c = shared(ctx)
             .mutate(plane_id, Op::Update { id, patch })
@@ -621,6 +677,7 @@ impl Mutation {
             }
         };
         let id = parse_id(&input.id, "input.id")?;
+        check_entity_write(ctx, plane_id, id).await?;
         let c = shared(ctx)
             .mutate(plane_id, Op::Delete { id })
             .await
@@ -639,8 +696,13 @@ impl Mutation {
         ctx: &Context<'_>,
         input: ApplyConfigInput,
     ) -> Result<ApplyResult> {
-        let v = plane_by_ref(ctx, &input.control_plane)?;
         let dry_run = input.dry_run.unwrap_or(false);
+        let v = plane_by_ref_checked(
+            ctx,
+            &input.control_plane,
+            if dry_run { "read" } else { "deploy" },
+        )
+        .await?;
         let c = shared(ctx)
             .mutate(
                 v.id,
@@ -667,6 +729,7 @@ impl Mutation {
         input: CreateDataPlaneCertificateInput,
     ) -> Result<crate::cluster::DataPlaneCertificate> {
         let id = parse_id(&input.control_plane_id, "input.controlPlaneId")?;
+        auth::check(ctx, &auth::plane(id), "nodes.manage").await?;
         plane(ctx, id)?;
         crate::cluster::issue_node_cert(shared(ctx), id, &input.name)
             .await
@@ -681,6 +744,7 @@ impl Mutation {
         input: PinDataPlaneCertificateInput,
     ) -> Result<crate::cluster::DataPlaneCertificate> {
         let id = parse_id(&input.control_plane_id, "input.controlPlaneId")?;
+        auth::check(ctx, &auth::plane(id), "nodes.manage").await?;
         plane(ctx, id)?;
         crate::cluster::pin_node_cert(shared(ctx), id, &input.name, &input.certificate)
             .await
@@ -691,6 +755,18 @@ impl Mutation {
     /// refused from then on.
     async fn revoke_data_plane_certificate(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         let id = parse_id(&id, "id")?;
+        let plane_of = shared(ctx)
+            .certs
+            .0
+            .read()
+            .ok()
+            .and_then(|m| m.values().find(|c| c.id == id).map(|c| c.control_plane_id));
+        auth::check(
+            ctx,
+            &auth::plane(plane_of.unwrap_or_default()),
+            "nodes.manage",
+        )
+        .await?;
         crate::cluster::revoke(shared(ctx), id).await.map_err(gql)
     }
 
@@ -698,6 +774,7 @@ impl Mutation {
     /// supervisor restarts it from the database.
     async fn crash_control_plane_actor(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         let id = parse_id(&id, "id")?;
+        auth::check(ctx, "organization", "update").await?;
         let a = shared(ctx)
             .actor(id)
             .ok_or_else(|| gql(ApiError::not_found(format!("control plane {id}"))))?;
@@ -738,6 +815,31 @@ impl From<&ChangeEvent> for ConfigChange {
                 .collect(),
             snapshot: None,
         }
+    }
+}
+
+/// Whether a subscriber may still read a plane (its token still valid).
+async fn still_allowed(sh: &Shared, c: &auth::Caller, plane: Uuid) -> bool {
+    auth::allowed(sh, c, &auth::plane(plane), "read").await && auth::still_valid(sh, c).await
+}
+
+/// `entities.write.<KIND>` for the kind of a stored entity (FORBIDDEN without
+/// read access, whether or not it exists).
+async fn check_entity_write(ctx: &Context<'_>, plane_id: Uuid, id: Uuid) -> Result<()> {
+    auth::check(ctx, &auth::plane(plane_id), "read").await?;
+    let kind = shared(ctx)
+        .view(plane_id)
+        .and_then(|v| v.records.get(&id).map(|r| r.kind));
+    match kind {
+        Some(k) => {
+            auth::check(
+                ctx,
+                &auth::plane(plane_id),
+                &format!("entities.write.{}", k.as_str()),
+            )
+            .await
+        }
+        None => Ok(()),
     }
 }
 
@@ -782,16 +884,34 @@ impl Subscription {
         control_plane_id: ID,
     ) -> Result<impl Stream<Item = Vec<crate::cluster::DataPlaneNode>> + use<>> {
         let id = parse_id(&control_plane_id, "controlPlaneId")?;
+        auth::check(ctx, &auth::plane(id), "read").await?;
         plane(ctx, id)?;
+        let caller = auth::caller(ctx)?.clone();
         let sh = shared(ctx).clone();
         let mut rx = sh.nodes_tick.subscribe();
         rx.mark_changed();
+        let access = sh.access.tick.subscribe();
         Ok(futures_util::stream::unfold(
             (sh, rx),
-            move |(sh, mut rx)| async move {
-                rx.changed().await.ok()?;
-                let list = crate::cluster::node_list(&sh, id);
-                Some((list, (sh, rx)))
+            move |(sh, mut rx)| {
+                let caller = caller.clone();
+                let mut access = access.clone();
+                async move {
+                    loop {
+                        tokio::select! {
+                            r = rx.changed() => { r.ok()?; break; }
+                            r = access.changed() => {
+                                r.ok()?;
+                                if !still_allowed(&sh, &caller, id).await { return None; }
+                            }
+                        }
+                    }
+                    if !still_allowed(&sh, &caller, id).await {
+                        return None;
+                    }
+                    let list = crate::cluster::node_list(&sh, id);
+                    Some((list, (sh, rx)))
+                }
             },
         ))
     }
@@ -805,6 +925,8 @@ impl Subscription {
         since_version: Option<i64>,
     ) -> Result<impl Stream<Item = ConfigChange> + use<>> {
         let id = parse_id(&control_plane_id, "controlPlaneId")?;
+        auth::check(ctx, &auth::plane(id), "read").await?;
+        let caller = auth::caller(ctx)?.clone();
         let sh = shared(ctx).clone();
         let view = plane(ctx, id)?;
         // subscribe first, then read the log: nothing falls between the two
@@ -818,13 +940,18 @@ impl Subscription {
             rx: tokio::sync::broadcast::Receiver<Arc<ChangeEvent>>,
             pending: VecDeque<ConfigChange>,
             last: i64,
+            caller: auth::Caller,
+            access: tokio::sync::watch::Receiver<u64>,
         }
+        let access = sh.access.tick.subscribe();
         let st = St {
             sh,
             id,
             rx,
             pending,
             last,
+            caller,
+            access,
         };
         Ok(futures_util::stream::unfold(st, |mut st| async move {
             loop {
@@ -832,7 +959,21 @@ impl Subscription {
                     st.last = st.last.max(c.version);
                     return Some((c, st));
                 }
-                match st.rx.recv().await {
+                // the stream ends when its caller loses access (or its token)
+                let got = tokio::select! {
+                    r = st.rx.recv() => r,
+                    r = st.access.changed() => {
+                        r.ok()?;
+                        if !still_allowed(&st.sh, &st.caller, st.id).await {
+                            return None;
+                        }
+                        continue;
+                    }
+                };
+                if !still_allowed(&st.sh, &st.caller, st.id).await {
+                    return None;
+                }
+                match got {
                     Ok(ev) if ev.version > st.last => {
                         st.last = ev.version;
                         return Some((ConfigChange::from(ev.as_ref()), st));

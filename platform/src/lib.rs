@@ -3,9 +3,11 @@
 
 pub mod actor;
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod cluster;
 pub mod error;
+pub mod identity;
 pub mod metrics;
 pub mod model;
 pub mod replicas;

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::Router;
-use axum::extract::{State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -46,14 +46,6 @@ pub fn digest(token: &str) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn new_token() -> String {
-    format!(
-        "portico_{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    )
-}
-
 /// A running platform (for tests and `portico up`).
 pub struct Running {
     pub addr: SocketAddr,
@@ -79,17 +71,27 @@ pub async fn start(opts: Options) -> anyhow::Result<Running> {
         }
     };
     let db = store::connect(&url).await?;
-    if !store::token_exists(&db).await? {
-        let token = opts.admin_token.clone().unwrap_or_else(new_token);
-        store::insert_token(&db, "admin", &digest(&token)).await?;
-        if opts.admin_token.is_none() {
-            println!("admin token (shown once, keep it): {token}");
-        } else {
-            println!("admin token created (the one given)");
+    // first start: the predefined teams, the organization owner and a token
+    let email = std::env::var("PORTICO_ADMIN_EMAIL").unwrap_or_else(|_| "admin@localhost".into());
+    let password = std::env::var("PORTICO_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    if let Some(b) = crate::auth::bootstrap(&db, &email, password, opts.admin_token.clone()).await?
+    {
+        println!("organization owner: {}", b.email);
+        match &b.password {
+            Some(p) => println!("owner password (shown once, keep it): {p}"),
+            None => println!("owner password: from PORTICO_ADMIN_PASSWORD"),
+        }
+        match &b.token {
+            Some(t) => println!("admin token (shown once, keep it): {t}"),
+            None => println!("admin token created (the one given)"),
         }
     }
     let certs = crate::cluster::Certs::load(&db).await?;
-    let shared = Shared::new(db, certs);
+    let access = crate::auth::Access::new().await?;
+    let shared = Shared::new(db, certs, access);
+    crate::auth::reload(&shared).await?;
     shared.retention.store(
         opts.change_log_retention.max(1),
         std::sync::atomic::Ordering::Relaxed,
@@ -126,7 +128,12 @@ pub async fn start(opts: Options) -> anyhow::Result<Running> {
         })?;
     let addr = listener.local_addr()?;
     let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
+        if let Err(e) = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        {
             tracing::error!("server stopped: {e}");
         }
         planes.stop(None);
@@ -139,25 +146,16 @@ pub async fn start(opts: Options) -> anyhow::Result<Running> {
     })
 }
 
-async fn authenticated(shared: &Shared, headers: &HeaderMap) -> bool {
-    let Some(t) = headers
+/// The bearer token of a request, if it has one.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("bearer "))
         })
-    else {
-        return false;
-    };
-    token_ok(shared, t.trim()).await
-}
-
-async fn token_ok(shared: &Shared, token: &str) -> bool {
-    matches!(
-        store::token_by_digest(&shared.db, &digest(token)).await,
-        Ok(Some(_))
-    )
+        .map(str::trim)
 }
 
 fn unauthenticated() -> Response {
@@ -175,26 +173,51 @@ fn unauthenticated() -> Response {
         .into_response()
 }
 
-async fn graphql(State(app): State<App>, headers: HeaderMap, req: GraphQLRequest) -> Response {
+async fn graphql(
+    State(app): State<App>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    req: GraphQLRequest,
+) -> Response {
     app.shared
         .metrics
         .graphql_requests
         .fetch_add(1, Ordering::Relaxed);
-    if !authenticated(&app.shared, &headers).await {
-        app.shared
-            .metrics
-            .graphql_errors
-            .fetch_add(1, Ordering::Relaxed);
-        return unauthenticated();
+    let ip = Some(remote.ip().to_string());
+    let mut req = req.into_inner().data(crate::auth::SourceIp(ip.clone()));
+    let token = bearer(&headers);
+    if let Some(t) = token {
+        match crate::auth::resolve(&app.shared, t, ip).await {
+            Some(c) => req = req.data(c),
+            None => {
+                app.shared
+                    .metrics
+                    .graphql_errors
+                    .fetch_add(1, Ordering::Relaxed);
+                return unauthenticated();
+            }
+        }
     }
-    let resp = app.schema.execute(req.into_inner()).await;
+    // without a token only `login` and `acceptInvitation` can succeed
+    let resp = app.schema.execute(req).await;
     if resp.is_err() {
         app.shared
             .metrics
             .graphql_errors
             .fetch_add(1, Ordering::Relaxed);
     }
-    GraphQLResponse::from(resp).into_response()
+    let unauth = token.is_none()
+        && resp.errors.iter().any(|e| {
+            e.extensions
+                .as_ref()
+                .and_then(|x| x.get("code"))
+                .is_some_and(|c| c.to_string() == "\"UNAUTHENTICATED\"")
+        });
+    let mut out = GraphQLResponse::from(resp).into_response();
+    if unauth {
+        *out.status_mut() = StatusCode::UNAUTHORIZED;
+    }
+    out
 }
 
 async fn subscriptions(
@@ -214,8 +237,10 @@ async fn subscriptions(
                         .and_then(|v| v.as_str())
                         .map(|s| s.trim_start_matches("Bearer ").trim().to_string())
                         .unwrap_or_default();
-                    if token_ok(&shared, &token).await {
-                        Ok(async_graphql::Data::default())
+                    if let Some(c) = crate::auth::resolve(&shared, &token, None).await {
+                        let mut d = async_graphql::Data::default();
+                        d.insert(c);
+                        Ok(d)
                     } else {
                         Err(async_graphql::Error::new("UNAUTHENTICATED: a valid token is required in the connection_init payload"))
                     }

@@ -95,6 +95,12 @@ pub mod api_token {
         #[sea_orm(unique)]
         pub digest: String,
         pub created_at: i64,
+        /// `user:<id>` or `sa:<id>` (system account).
+        pub owner: String,
+        /// `pat`, `session` or `system`.
+        pub kind: String,
+        pub expires_at: Option<i64>,
+        pub revoked_at: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -139,7 +145,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Init), Box::new(M0002ClusterCerts)]
+        vec![
+            Box::new(M0001Init),
+            Box::new(M0002ClusterCerts),
+            Box::new(M0003Identities),
+        ]
     }
 }
 
@@ -164,8 +174,32 @@ impl MigrationTrait for M0001Init {
         manager
             .create_table(schema.create_table_from_entity(change_log::Entity))
             .await?;
+        // spelled out: later migrations add columns to it (tables created from the
+        // live entity would already have them)
         manager
-            .create_table(schema.create_table_from_entity(api_token::Entity))
+            .create_table(
+                Table::create()
+                    .table(Alias::new("api_tokens"))
+                    .col(
+                        ColumnDef::new(Alias::new("id"))
+                            .string()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(Alias::new("name")).string().not_null())
+                    .col(
+                        ColumnDef::new(Alias::new("digest"))
+                            .string()
+                            .not_null()
+                            .unique_key(),
+                    )
+                    .col(
+                        ColumnDef::new(Alias::new("created_at"))
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
             .await?;
         manager
             .create_index(
@@ -252,6 +286,221 @@ pub async fn revoke_cluster_cert(db: &DatabaseConnection, id: &str) -> Result<()
         .exec(db)
         .await
         .map(|_| ())
+}
+
+/// Users, teams, system accounts, the audit log; tokens get an owner, a kind,
+/// an expiry and revocation.
+struct M0003Identities;
+
+impl MigrationName for M0003Identities {
+    fn name(&self) -> &str {
+        "m0003_identities"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0003Identities {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let schema = Schema::new(manager.get_database_backend());
+        manager
+            .create_table(schema.create_table_from_entity(user::Entity))
+            .await?;
+        manager
+            .create_table(schema.create_table_from_entity(team::Entity))
+            .await?;
+        manager
+            .create_table(schema.create_table_from_entity(team_role::Entity))
+            .await?;
+        manager
+            .create_table(schema.create_table_from_entity(team_member::Entity))
+            .await?;
+        manager
+            .create_table(schema.create_table_from_entity(system_account::Entity))
+            .await?;
+        manager
+            .create_table(schema.create_table_from_entity(audit::Entity))
+            .await?;
+        let t = || Table::alter().table(Alias::new("api_tokens")).to_owned();
+        manager
+            .alter_table(
+                t().add_column(
+                    ColumnDef::new(Alias::new("owner"))
+                        .string()
+                        .not_null()
+                        .default(""),
+                )
+                .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                t().add_column(
+                    ColumnDef::new(Alias::new("kind"))
+                        .string()
+                        .not_null()
+                        .default("pat"),
+                )
+                .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                t().add_column(
+                    ColumnDef::new(Alias::new("expires_at"))
+                        .big_integer()
+                        .null(),
+                )
+                .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                t().add_column(
+                    ColumnDef::new(Alias::new("revoked_at"))
+                        .big_integer()
+                        .null(),
+                )
+                .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+        Err(DbErr::Migration("m0003 cannot be reverted".into()))
+    }
+}
+
+pub mod user {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "users")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        #[sea_orm(unique)]
+        pub email: String,
+        pub name: String,
+        /// argon2 PHC string; empty until an invitation is accepted.
+        pub password_hash: String,
+        pub active: bool,
+        /// SHA-256 of a pending invitation's token.
+        pub invite_digest: Option<String>,
+        pub created_at: i64,
+        pub last_login_at: Option<i64>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod team {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "teams")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        #[sea_orm(unique)]
+        pub name: String,
+        pub description: Option<String>,
+        pub predefined: bool,
+        pub created_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod team_role {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "team_roles")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub team_id: String,
+        pub resource_type: String,
+        pub role: String,
+        pub scope: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod team_member {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "team_members")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub team_id: String,
+        /// `user:<id>` or `sa:<id>`.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub member: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod system_account {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "system_accounts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        #[sea_orm(unique)]
+        pub name: String,
+        pub description: Option<String>,
+        pub created_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod audit {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_log")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub at: i64,
+        /// `user:<id>`, `sa:<id>`, or the email tried at a login.
+        pub actor: String,
+        /// The mutation (or `login`).
+        pub action: String,
+        pub target: Option<String>,
+        /// `ok`, `denied`, `unauthenticated` or `error`.
+        pub result: String,
+        pub source_ip: Option<String>,
+        #[sea_orm(column_type = "Text", nullable)]
+        pub detail: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
 }
 
 pub fn now_ms() -> i64 {
@@ -515,12 +764,16 @@ pub async fn token_exists(db: &DatabaseConnection) -> Result<bool, DbErr> {
     Ok(api_token::Entity::find().one(db).await?.is_some())
 }
 
-pub async fn insert_token(db: &DatabaseConnection, name: &str, digest: &str) -> Result<(), DbErr> {
+pub async fn insert_token(db: &DatabaseConnection, m: api_token::Model) -> Result<(), DbErr> {
     api_token::ActiveModel {
-        id: Set(uuid::Uuid::new_v4().to_string()),
-        name: Set(name.to_string()),
-        digest: Set(digest.to_string()),
-        created_at: Set(now_ms()),
+        id: Set(m.id),
+        name: Set(m.name),
+        digest: Set(m.digest),
+        created_at: Set(m.created_at),
+        owner: Set(m.owner),
+        kind: Set(m.kind),
+        expires_at: Set(m.expires_at),
+        revoked_at: Set(m.revoked_at),
     }
     .insert(db)
     .await

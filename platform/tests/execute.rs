@@ -3,20 +3,40 @@
 use platform::actor::{Planes, Shared};
 use serde_json::{Value, json};
 
-async fn schema() -> platform::api::PorticoSchema {
+async fn schema() -> (platform::api::PorticoSchema, platform::auth::Caller) {
     let db = platform::store::connect("sqlite::memory:")
         .await
         .expect("in-memory SQLite");
+    platform::auth::bootstrap(
+        &db,
+        "owner@example.com",
+        Some("a long enough password".into()),
+        Some("owner-token".into()),
+    )
+    .await
+    .expect("bootstrap");
     let certs = platform::cluster::Certs::load(&db).await.expect("certs");
-    let shared = Shared::new(db, certs);
+    let access = platform::auth::Access::new().await.expect("access");
+    let shared = Shared::new(db, certs, access);
+    platform::auth::reload(&shared).await.expect("reload");
+    let caller = platform::auth::resolve(&shared, "owner-token", None)
+        .await
+        .expect("the owner's token");
     let (planes, _) = ractor::Actor::spawn(None, Planes, shared.clone())
         .await
         .expect("supervisor");
-    platform::api::schema(shared, planes)
+    (platform::api::schema(shared, planes), caller)
 }
 
-async fn run(s: &platform::api::PorticoSchema, q: &str, vars: Value) -> Value {
-    let req = async_graphql::Request::new(q).variables(async_graphql::Variables::from_json(vars));
+async fn run(
+    s: &(platform::api::PorticoSchema, platform::auth::Caller),
+    q: &str,
+    vars: Value,
+) -> Value {
+    let req = async_graphql::Request::new(q)
+        .variables(async_graphql::Variables::from_json(vars))
+        .data(s.1.clone());
+    let s = &s.0;
     serde_json::to_value(s.execute(req).await).expect("response JSON")
 }
 

@@ -145,7 +145,11 @@ pub fn policy_rows(team: &str, assignments: &[Assignment]) -> Result<Vec<Vec<Str
     let mut out = Vec::new();
     for a in assignments {
         let r = check(a)?;
-        out.push(vec![team.to_string(), object(&a.resource_type, &a.scope), r.actions]);
+        out.push(vec![
+            team.to_string(),
+            object(&a.resource_type, &a.scope),
+            r.actions,
+        ]);
     }
     Ok(out)
 }

@@ -52,8 +52,12 @@ async fn predefined_teams_allow_exactly_the_matrix() {
     assert_eq!(teams.len(), MATRIX.len(), "every predefined team has a row");
     for (name, assignments) in &teams {
         let team = format!("team:{name}");
-        a.set_team(&team, assignments).await.expect("valid assignments");
-        a.set_member(&format!("user:{name}"), &[team]).await.expect("member");
+        a.set_team(&team, assignments)
+            .await
+            .expect("valid assignments");
+        a.set_member(&format!("user:{name}"), &[team])
+            .await
+            .expect("member");
     }
     let mut failures = Vec::new();
     for (name, row) in MATRIX {
@@ -61,7 +65,10 @@ async fn predefined_teams_allow_exactly_the_matrix() {
         for ((obj, act), want) in OPS.iter().zip(row.chars()) {
             let got = a.allowed(&format!("user:{name}"), obj, act);
             if got != (want == 'Y') {
-                failures.push(format!("{name}: {act} on {obj}: got {got}, want {}", want == 'Y'));
+                failures.push(format!(
+                    "{name}: {act} on {obj}: got {got}, want {}",
+                    want == 'Y'
+                ));
             }
         }
     }
@@ -92,7 +99,9 @@ async fn scoped_roles_cover_their_resource_only_and_teams_add_up() {
     )
     .await
     .expect("team");
-    a.set_member("user:1", &["team:svc".into()]).await.expect("m");
+    a.set_member("user:1", &["team:svc".into()])
+        .await
+        .expect("m");
     assert!(a.allowed("user:1", CP, "entities.write.SERVICE"));
     assert!(a.allowed("user:1", CP, "entities.write.ROUTE"));
     assert!(!a.allowed("user:1", CP, "entities.write.PLUGIN"));
@@ -111,7 +120,9 @@ async fn scoped_roles_cover_their_resource_only_and_teams_add_up() {
     a.set_member("user:1", &[]).await.expect("m");
     assert!(!a.allowed("user:1", CP, "read"));
     // a team's role taken away: its members lose it at once
-    a.set_member("user:2", &["team:svc".into()]).await.expect("m");
+    a.set_member("user:2", &["team:svc".into()])
+        .await
+        .expect("m");
     a.set_team("team:svc", &[]).await.expect("team");
     assert!(!a.allowed("user:2", CP, "entities.write.SERVICE"));
     // unknown members and actions are denied
