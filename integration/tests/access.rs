@@ -1,0 +1,334 @@
+//! Teams, users, tokens and role-based access through the real server: a scoped
+//! team's user can do what its role allows on its control plane only; lists show
+//! only what the caller may see; unknown and forbidden look the same; tokens are
+//! refused on the next request once revoked; a subscription ends when its user
+//! loses access; logins are rate-limited; the audit log records all of it.
+
+use futures_util::{SinkExt, StreamExt};
+use integration::platform::{Db, Platform};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+fn code(r: &Value) -> &str {
+    r["errors"][0]["extensions"]["code"].as_str().unwrap_or("")
+}
+
+async fn as_user(p: &Platform, token: &str, q: &str, v: Value) -> (u16, Value) {
+    p.gql_with(Some(token), q, v).await
+}
+
+const CREATE: &str = "mutation($i: CreateEntityInput!) { createEntity(input: $i) { id } }";
+
+async fn team_id(p: &Platform, name: &str) -> String {
+    let d = p.ok("{ teams { id name predefined } }", json!({})).await;
+    d["teams"]
+        .as_array()
+        .and_then(|ts| ts.iter().find(|t| t["name"] == name))
+        .and_then(|t| t["id"].as_str())
+        .unwrap_or_else(|| panic!("team {name} in {d}"))
+        .to_string()
+}
+
+/// Invites a user into `teams`, accepts, logs in: (user id, session token).
+async fn user_in(p: &Platform, email: &str, teams: &[String]) -> (String, String) {
+    let d = p
+        .ok(
+            "mutation($i: InviteUserInput!) { inviteUser(input: $i) { user { id pending } invitationToken } }",
+            json!({"i": {"email": email, "name": email, "teamIds": teams}}),
+        )
+        .await;
+    let inv = d["inviteUser"]["invitationToken"]
+        .as_str()
+        .expect("invitation")
+        .to_string();
+    let uid = d["inviteUser"]["user"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    assert_eq!(d["inviteUser"]["user"]["pending"], true);
+    // no token needed to accept an invitation
+    let (_, r) = p
+        .gql_with(
+            None,
+            "mutation($i: AcceptInvitationInput!) { acceptInvitation(input: $i) { pending } }",
+            json!({"i": {"token": inv, "password": "correct horse battery"}}),
+        )
+        .await;
+    assert_eq!(r["data"]["acceptInvitation"]["pending"], false, "{r}");
+    let (_, r) = p
+        .gql_with(
+            None,
+            "mutation($i: LoginInput!) { login(input: $i) { token expiresAt user { email } } }",
+            json!({"i": {"email": email, "password": "correct horse battery"}}),
+        )
+        .await;
+    let token = r["data"]["login"]["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{r}"))
+        .to_string();
+    assert!(token.starts_with("psess_"));
+    (uid, token)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_scope_what_each_user_can_do() {
+    let p = Platform::start(Db::Sqlite).await;
+    let a = p.create_plane("team-a").await;
+    let b = p.create_plane("team-b").await;
+    // a custom team: Gateway Service Admin of control plane a only
+    let d = p
+        .ok(
+            "mutation { createTeam(input: {name: \"svc-a\"}) { id } }",
+            json!({}),
+        )
+        .await;
+    let svc_team = d["createTeam"]["id"].as_str().expect("team").to_string();
+    p.ok(
+        "mutation($i: TeamRoleInput!) { assignTeamRole(input: $i) { roles { role scope } } }",
+        json!({"i": {"teamId": svc_team, "resourceType": "control-planes", "role": "Gateway Service Admin", "scope": a}}),
+    )
+    .await;
+    // a bad role assignment names the problem
+    let r = p
+        .gql(
+            "mutation($i: TeamRoleInput!) { assignTeamRole(input: $i) { id } }",
+            json!({"i": {"teamId": svc_team, "resourceType": "control-planes", "role": "Owner", "scope": "*"}}),
+        )
+        .await;
+    assert_eq!(code(&r), "VALIDATION", "{r}");
+
+    let (svc_uid, svc) = user_in(&p, "svc@example.com", &[svc_team.clone()]).await;
+    let ro_team = team_id(&p, "Organization Admin (Read Only)").await;
+    let (_, ro) = user_in(&p, "ro@example.com", &[ro_team]).await;
+
+    // lists show only what the caller may read
+    let q = "{ controlPlanes { nodes { name } } }";
+    let (_, r) = as_user(&p, &svc, q, json!({})).await;
+    assert_eq!(
+        r["data"]["controlPlanes"]["nodes"],
+        json!([{"name": "team-a"}]),
+        "{r}"
+    );
+    let (_, r) = as_user(&p, &ro, q, json!({})).await;
+    assert_eq!(
+        r["data"]["controlPlanes"]["nodes"].as_array().map(Vec::len),
+        Some(2)
+    );
+
+    // the scoped role: services on a, nothing else
+    let svc_on = |cp: &str, kind: &str, data: Value| json!({"i": {"controlPlaneId": cp, "kind": kind, "data": data}});
+    let (_, r) = as_user(
+        &p,
+        &svc,
+        CREATE,
+        svc_on(
+            &a,
+            "SERVICE",
+            json!({"name": "s", "url": "http://127.0.0.1:9"}),
+        ),
+    )
+    .await;
+    assert!(r.get("errors").is_none(), "{r}");
+    let (_, r) = as_user(
+        &p,
+        &svc,
+        CREATE,
+        svc_on(&a, "PLUGIN", json!({"name": "cors"})),
+    )
+    .await;
+    assert_eq!(code(&r), "FORBIDDEN", "{r}");
+    let (_, r) = as_user(
+        &p,
+        &svc,
+        CREATE,
+        svc_on(
+            &b,
+            "SERVICE",
+            json!({"name": "s", "url": "http://127.0.0.1:9"}),
+        ),
+    )
+    .await;
+    assert_eq!(code(&r), "FORBIDDEN", "cross-control-plane: {r}");
+    // forbidden and unknown look the same
+    let q = "query($id: ID) { controlPlane(id: $id) { name } }";
+    let (_, r1) = as_user(&p, &svc, q, json!({"id": b})).await;
+    let (_, r2) = as_user(
+        &p,
+        &svc,
+        q,
+        json!({"id": "00000000-0000-4000-8000-000000000009"}),
+    )
+    .await;
+    assert_eq!(code(&r1), "FORBIDDEN");
+    assert_eq!(r1["errors"][0]["message"], r2["errors"][0]["message"]);
+    assert_eq!(code(&r2), "FORBIDDEN");
+    for (q, v) in [
+        (
+            "mutation { createControlPlane(input: {name: \"x\"}) { id } }",
+            json!({}),
+        ),
+        ("{ auditLog { totalCount } }", json!({})),
+        ("{ users { email } }", json!({})),
+        (
+            "mutation($i: ApplyConfigInput!) { applyConfig(input: $i) { configVersion } }",
+            json!({"i": {"controlPlane": a, "document": {"_format_version": "3.0"}}}),
+        ),
+    ] {
+        let (_, r) = as_user(&p, &svc, q, v).await;
+        assert_eq!(code(&r), "FORBIDDEN", "{q}: {r}");
+    }
+    // read-only: reads everything, changes nothing
+    let (_, r) = as_user(
+        &p,
+        &ro,
+        CREATE,
+        svc_on(
+            &b,
+            "SERVICE",
+            json!({"name": "s", "url": "http://127.0.0.1:9"}),
+        ),
+    )
+    .await;
+    assert_eq!(code(&r), "FORBIDDEN");
+    let (_, r) = as_user(
+        &p,
+        &ro,
+        "query($id: ID!) { controlPlaneConfig(id: $id) { version } }",
+        json!({"id": b}),
+    )
+    .await;
+    assert!(r.get("errors").is_none(), "{r}");
+
+    // a personal access token works until revoked, then fails on the next request
+    let (_, r) = as_user(&p, &svc, "mutation { createToken(input: {name: \"ci\", expiresInDays: 7}) { token info { id kind } } }", json!({})).await;
+    let pat = r["data"]["createToken"]["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{r}"))
+        .to_string();
+    let pat_id = r["data"]["createToken"]["info"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    assert!(pat.starts_with("ppat_"));
+    let (st, _) = as_user(&p, &pat, "{ me { email } }", json!({})).await;
+    assert_eq!(st, 200);
+    let (_, r) = as_user(
+        &p,
+        &svc,
+        "mutation($id: ID!) { revokeToken(id: $id) }",
+        json!({"id": pat_id}),
+    )
+    .await;
+    assert_eq!(r["data"]["revokeToken"], true, "{r}");
+    let (st, r) = as_user(&p, &pat, "{ me { email } }", json!({})).await;
+    assert_eq!(st, 401);
+    assert_eq!(code(&r), "UNAUTHENTICATED");
+
+    // a subscription ends when its user loses access
+    let mut req = format!("ws://{}/graphql/ws", p.addr)
+        .into_client_request()
+        .expect("req");
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().expect("h"),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("ws");
+    ws.send(Message::text(
+        json!({"type": "connection_init", "payload": {"token": svc}}).to_string(),
+    ))
+    .await
+    .expect("init");
+    ws.send(Message::text(json!({"id": "c", "type": "subscribe", "payload": {
+        "query": "subscription($cp: ID!) { configChanges(controlPlaneId: $cp) { version } }", "variables": {"cp": a}}}).to_string()))
+        .await
+        .expect("sub");
+    let mut next = async || -> Value {
+        loop {
+            let m = tokio::time::timeout(std::time::Duration::from_secs(15), ws.next())
+                .await
+                .expect("in time")
+                .expect("open")
+                .expect("frame");
+            if let Message::Text(t) = m {
+                let v: Value = serde_json::from_str(&t).expect("json");
+                if v["type"] != "connection_ack" {
+                    return v;
+                }
+            }
+        }
+    };
+    p.create(&a, "CONSUMER", json!({"username": "u1"})).await;
+    let m = next().await;
+    assert_eq!(m["type"], "next", "{m}");
+    p.ok(
+        "mutation($i: TeamMemberInput!) { removeTeamMember(input: $i) { members } }",
+        json!({"i": {"teamId": svc_team, "userId": svc_uid}}),
+    )
+    .await;
+    let m = next().await;
+    assert_eq!(m["type"], "complete", "the subscription ended: {m}");
+
+    // a deactivated user's session stops working
+    p.ok(
+        "mutation($id: ID!) { setUserActive(id: $id, active: false) { active } }",
+        json!({"id": svc_uid}),
+    )
+    .await;
+    let (st, _) = as_user(&p, &svc, "{ me { email } }", json!({})).await;
+    assert_eq!(st, 401);
+
+    // logins: wrong passwords are limited per account
+    for _ in 0..5 {
+        let (_, r) = p
+            .gql_with(None, "mutation { login(input: {email: \"ro@example.com\", password: \"wrong wrong wrong\"}) { token } }", json!({}))
+            .await;
+        assert_eq!(code(&r), "UNAUTHENTICATED");
+    }
+    let (_, r) = p
+        .gql_with(None, "mutation { login(input: {email: \"ro@example.com\", password: \"correct horse battery\"}) { token } }", json!({}))
+        .await;
+    assert!(
+        r["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("too many"),
+        "{r}"
+    );
+
+    // the audit log has it all, for organization admins
+    let d = p
+        .ok(
+            "{ auditLog(first: 200) { totalCount nodes { actor action target result sourceIp } } }",
+            json!({}),
+        )
+        .await;
+    let rows = d["auditLog"]["nodes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let has = |actor: &str, action: &str, result: &str| {
+        rows.iter().any(|r| {
+            r["actor"].as_str().is_some_and(|a| a.contains(actor))
+                && r["action"] == action
+                && r["result"] == result
+        })
+    };
+    assert!(has(&svc_uid, "createEntity", "ok"), "{rows:?}");
+    assert!(has(&svc_uid, "createEntity", "denied"));
+    assert!(has(&svc_uid, "revokeToken", "ok"));
+    assert!(has(&svc_uid, "login", "ok"));
+    assert!(has("ro@example.com", "login", "unauthenticated"));
+    assert!(has("ro@example.com", "login", "denied"));
+    assert!(
+        rows.iter()
+            .all(|r| r["sourceIp"].is_string() || r["action"] != "createEntity")
+    );
+    let d = p
+        .ok(
+            "{ auditLog(filter: {result: \"denied\", action: \"createEntity\"}) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert!(d["auditLog"]["totalCount"].as_u64().unwrap_or(0) >= 3);
+}
