@@ -98,7 +98,7 @@ async fn roles_scope_what_each_user_can_do() {
         .await;
     assert_eq!(code(&r), "VALIDATION", "{r}");
 
-    let (svc_uid, svc) = user_in(&p, "svc@example.com", &[svc_team.clone()]).await;
+    let (svc_uid, svc) = user_in(&p, "svc@example.com", std::slice::from_ref(&svc_team)).await;
     let ro_team = team_id(&p, "Organization Admin (Read Only)").await;
     let (_, ro) = user_in(&p, "ro@example.com", &[ro_team]).await;
 

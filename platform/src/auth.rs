@@ -42,7 +42,14 @@ pub struct Access {
     /// subscriptions re-check their caller.
     pub tick: tokio::sync::watch::Sender<u64>,
     failures: std::sync::Mutex<HashMap<String, Vec<Instant>>>,
+    /// Token digest -> caller, so a request costs no database read; emptied on
+    /// every access change (revocations, deactivations, team changes), and each
+    /// entry is trusted for a minute at most.
+    tokens: std::sync::Mutex<HashMap<String, CachedToken>>,
 }
+
+/// A resolved token: the caller, its expiry, when it was read.
+type CachedToken = (Caller, Option<i64>, Instant);
 
 impl Access {
     pub async fn new() -> anyhow::Result<Access> {
@@ -54,10 +61,14 @@ impl Access {
             ),
             tick: tokio::sync::watch::channel(0).0,
             failures: Default::default(),
+            tokens: Default::default(),
         })
     }
 
     pub fn changed(&self) {
+        if let Ok(mut m) = self.tokens.lock() {
+            m.clear();
+        }
         self.tick.send_modify(|t| *t += 1);
     }
 
@@ -260,9 +271,22 @@ pub async fn reload(shared: &Shared) -> anyhow::Result<()> {
 
 /// The caller a bearer token stands for, if it is valid now.
 pub async fn resolve(shared: &Shared, token: &str, ip: Option<String>) -> Option<Caller> {
-    let t = store::token_by_digest(&shared.db, &digest(token))
-        .await
-        .ok()??;
+    let d = digest(token);
+    if let Ok(m) = shared.access.tokens.lock()
+        && let Some((c, exp, at)) = m.get(&d)
+        && at.elapsed() < Duration::from_secs(60)
+        && exp.is_none_or(|e| e > store::now_ms())
+    {
+        let mut c = c.clone();
+        c.ip = ip;
+        return Some(c);
+    }
+    let c = resolve_db(shared, &d, ip).await?;
+    Some(c)
+}
+
+async fn resolve_db(shared: &Shared, d: &str, ip: Option<String>) -> Option<Caller> {
+    let t = store::token_by_digest(&shared.db, d).await.ok()??;
     if t.revoked_at.is_some() || t.expires_at.is_some_and(|e| e <= store::now_ms()) {
         return None;
     }
@@ -281,13 +305,26 @@ pub async fn resolve(shared: &Shared, token: &str, ip: Option<String>) -> Option
             return None;
         }
     }
-    Some(Caller {
+    let c = Caller {
         member: t.owner,
         user_id,
         token_id: t.id,
         token_kind: t.kind,
         ip,
-    })
+    };
+    if let Ok(mut m) = shared.access.tokens.lock() {
+        if m.len() > 100_000 {
+            m.clear();
+        }
+        m.insert(d.to_string(), (c.clone(), t.expires_at, Instant::now()));
+    }
+    Some(c)
+}
+
+/// An access change here and, through the database, on the other replicas.
+pub async fn changed_everywhere(sh: &Shared) {
+    sh.access.changed();
+    let _ = store::notify(&sh.db, "access").await;
 }
 
 /// Whether the caller's token is still good (for long-lived subscriptions).

@@ -406,7 +406,9 @@ fn member_of(i: &TeamMemberInput) -> Result<String> {
 }
 
 async fn changed(sh: &Shared) -> Result<()> {
-    auth::reload(sh).await.map_err(internal)
+    auth::reload(sh).await.map_err(internal)?;
+    let _ = store::notify(&sh.db, "access").await;
+    Ok(())
 }
 
 fn ip(ctx: &Context<'_>) -> Option<String> {
@@ -571,7 +573,7 @@ impl IdentityMutation {
         let mut am: user::ActiveModel = u.into();
         am.active = Set(active);
         let u = am.update(&sh.db).await.map_err(internal)?;
-        sh.access.changed();
+        auth::changed_everywhere(sh).await;
         Ok(u.into())
     }
 
@@ -806,6 +808,6 @@ async fn revoke_token(sh: &Shared, id: &str) -> Result<()> {
         .exec(&sh.db)
         .await
         .map_err(internal)?;
-    sh.access.changed();
+    auth::changed_everywhere(sh).await;
     Ok(())
 }

@@ -83,6 +83,11 @@ async fn handle(shared: &Shared, planes: &ActorRef<SupMsg>, payload: &str) {
             let _ = planes.call(|r| SupMsg::Stop(id, r), None).await;
         }
         ("certs", _) => reload_certs(shared).await,
+        ("access", _) => {
+            if let Err(e) = crate::auth::reload(shared).await {
+                tracing::error!("reloading access rules: {e}");
+            }
+        }
         _ => tracing::debug!("unknown replica notification {payload:?}"),
     }
 }
@@ -107,6 +112,7 @@ async fn reload_certs(shared: &Shared) {
 
 async fn catch_up(shared: &Shared, planes: &ActorRef<SupMsg>) {
     reload_certs(shared).await;
+    let _ = crate::auth::reload(shared).await;
     if let Ok(all) = store::control_planes(&shared.db).await {
         for cp in all {
             if let Ok(id) = Uuid::parse_str(&cp.id) {
