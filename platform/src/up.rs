@@ -176,6 +176,7 @@ pub async fn up(o: UpOptions) -> anyhow::Result<()> {
         "\nPortico is up.\n\
          \n  GraphiQL      http://{api}/graphql\
          \n  admin token   {token}   (also in {tokfile}; GraphiQL header {{\"Authorization\": \"Bearer <token>\"}})\
+         \n  owner login   {email} (its password was printed above on the first start, or set PORTICO_ADMIN_PASSWORD)\
          \n  proxy         http://{px}   https://{pxs}\
          \n  node status   http://{st}/status\
          \n  cluster       https://{cl} (mutual TLS; the embedded node is connected through it)\
@@ -184,6 +185,7 @@ pub async fn up(o: UpOptions) -> anyhow::Result<()> {
          \n  curl -i -H 'apikey: demo-key' http://{px}/private\
          \n  PORTICO_URL=http://{api} PORTICO_TOKEN={token} portico dump --control-plane default\n",
         api = host(running.addr),
+        email = std::env::var("PORTICO_ADMIN_EMAIL").unwrap_or_else(|_| "admin@localhost".into()),
         tokfile = token_file.display(),
         px = host(o.proxy_listen),
         pxs = host(o.proxy_listen_tls),
