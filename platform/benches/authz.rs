@@ -89,6 +89,40 @@ fn bench(c: &mut Criterion) {
             black_box(r)
         })
     });
+    // the same simple query over HTTP, as clients send it (token checked,
+    // plane list filtered): what the authorization cost is a share of
+    let (url, token) = rt.block_on(async {
+        let dir = std::env::temp_dir().join(format!("portico-authz-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let r = platform::server::start(platform::server::Options {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            data_dir: dir,
+            database_url: None,
+            admin_token: Some("http-token".into()),
+            cluster_listen: None,
+            cluster_hostnames: Vec::new(),
+            change_log_retention: 10_000,
+        })
+        .await
+        .expect("platform");
+        (
+            format!("http://{}/graphql", r.addr),
+            "http-token".to_string(),
+        )
+    });
+    let http = reqwest::Client::new();
+    g.bench_function("HTTP POST /graphql { controlPlanes { totalCount } }", |b| {
+        b.to_async(&rt).iter(|| async {
+            let r = http
+                .post(&url)
+                .bearer_auth(&token)
+                .json(&serde_json::json!({"query": "{ controlPlanes { totalCount } }"}))
+                .send()
+                .await
+                .expect("response");
+            black_box(r.bytes().await.expect("body"))
+        })
+    });
     g.finish();
 }
 
