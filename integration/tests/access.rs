@@ -332,3 +332,76 @@ async fn roles_scope_what_each_user_can_do() {
         .await;
     assert!(d["auditLog"]["totalCount"].as_u64().unwrap_or(0) >= 3);
 }
+
+/// Every predefined team through the real server, against representative
+/// operations (the same expectations as the matrix in `policies`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_predefined_team_does_what_the_matrix_says() {
+    let p = Platform::start(Db::Sqlite).await;
+    let cp = p.create_plane("matrix").await;
+    let svc = p
+        .create(
+            &cp,
+            "SERVICE",
+            json!({"name": "s", "url": "http://127.0.0.1:9"}),
+        )
+        .await;
+    assert!(svc.get("errors").is_none(), "{svc}");
+    // (operation, query, variables)
+    let ops: Vec<(&str, &str, Value)> = vec![
+        (
+            "read plane",
+            "query($id: ID) { controlPlane(id: $id) { name } }",
+            json!({"id": cp}),
+        ),
+        (
+            "write service",
+            CREATE,
+            json!({"i": {"controlPlaneId": cp, "kind": "UPSTREAM", "data": {"name": "u"}}}),
+        ),
+        (
+            "write plugin",
+            CREATE,
+            json!({"i": {"controlPlaneId": cp, "kind": "PLUGIN", "data": {"name": "cors"}}}),
+        ),
+        (
+            "deploy",
+            "mutation($i: ApplyConfigInput!) { applyConfig(input: $i) { configVersion } }",
+            json!({"i": {"controlPlane": cp, "document": {"_format_version": "3.0", "services": [{"name": "s", "url": "http://127.0.0.1:9"}]}, "dryRun": false}}),
+        ),
+        (
+            "create plane",
+            "mutation($i: CreateControlPlaneInput!) { createControlPlane(input: $i) { id } }",
+            json!({"i": {"name": format!("new-{}", integration::free_port())}}),
+        ),
+        ("list users", "{ users { email } }", json!({})),
+        ("audit", "{ auditLog { totalCount } }", json!({})),
+    ];
+    // 'Y' allowed, '.' denied, in `ops` order
+    let matrix = [
+        ("Organization Admin", "YYYYYYY"),
+        ("Organization Admin (Read Only)", "Y....Y."),
+        ("Control Plane Admin", "YYYYY.."),
+        ("Portal Admin", "......."),
+        ("Analytics Admin", "......."),
+        ("Analytics Viewer", "......."),
+        ("API Product Admin", "......."),
+        ("API Product Developer", "......."),
+    ];
+    let mut failures = Vec::new();
+    for (i, (team, row)) in matrix.iter().enumerate() {
+        let tid = team_id(&p, team).await;
+        let (_, token) = user_in(&p, &format!("m{i}@example.com"), &[tid]).await;
+        for ((what, q, v), want) in ops.iter().zip(row.chars()) {
+            let (_, r) = as_user(&p, &token, q, v.clone()).await;
+            let allowed = code(&r) != "FORBIDDEN";
+            if allowed != (want == 'Y') {
+                failures.push(format!(
+                    "{team}: {what}: allowed={allowed}, want {} ({r})",
+                    want == 'Y'
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
