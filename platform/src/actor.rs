@@ -148,6 +148,8 @@ pub struct Shared {
     pub retention: std::sync::atomic::AtomicI64,
     /// Teams, roles and the authorizer.
     pub access: crate::auth::Access,
+    /// One actor per team: the writers of team roles and members.
+    pub teams: crate::teams::Teams,
 }
 
 impl Shared {
@@ -168,6 +170,7 @@ impl Shared {
             nodes_tick: tokio::sync::watch::channel(0).0,
             retention: std::sync::atomic::AtomicI64::new(10_000),
             access,
+            teams: Default::default(),
         })
     }
 

@@ -15,6 +15,7 @@ use crate::actor::Shared;
 use crate::auth::{self, Caller};
 use crate::error::{ApiError, Code};
 use crate::store::{self, api_token, audit, system_account, team, team_member, team_role, user};
+use crate::teams::TeamMsg;
 
 fn shared<'a>(ctx: &Context<'a>) -> &'a Arc<Shared> {
     ctx.data_unchecked::<Arc<Shared>>()
@@ -405,11 +406,6 @@ fn member_of(i: &TeamMemberInput) -> Result<String> {
     }
 }
 
-async fn changed(sh: &Shared) -> Result<()> {
-    auth::reload(sh).await.map_err(internal)?;
-    let _ = store::notify(&sh.db, "access").await;
-    Ok(())
-}
 
 fn ip(ctx: &Context<'_>) -> Option<String> {
     ctx.data_opt::<auth::SourceIp>().and_then(|s| s.0.clone())
@@ -520,15 +516,12 @@ impl IdentityMutation {
         for t in input.team_ids.unwrap_or_default() {
             let t = parse(&t, "input.teamIds")?;
             team_by_id(sh, t).await?;
-            team_member::ActiveModel {
-                team_id: Set(t.to_string()),
-                member: Set(format!("user:{id}")),
-            }
-            .insert(&sh.db)
-            .await
-            .map_err(internal)?;
+            let m = format!("user:{id}");
+            sh.teams
+                .call(sh, t, |r| TeamMsg::AddMember(m, r))
+                .await
+                .map_err(gql)?;
         }
-        changed(sh).await?;
         let u = user::Entity::find_by_id(id.to_string())
             .one(&sh.db)
             .await
@@ -714,86 +707,80 @@ impl IdentityMutation {
             .exec(&sh.db)
             .await
             .map_err(internal)?;
-        team::Entity::delete_by_id(t.id)
+        team::Entity::delete_by_id(t.id.clone())
             .exec(&sh.db)
             .await
             .map_err(internal)?;
-        changed(sh).await?;
+        if let Ok(id) = Uuid::parse_str(&t.id) {
+            sh.teams.stop(id).await;
+            sh.access
+                .authz
+                .write()
+                .await
+                .remove_team(&format!("team:{id}"))
+                .await
+                .map_err(internal)?;
+        }
+        auth::changed_everywhere(sh).await;
         Ok(true)
     }
 
     async fn assign_team_role(&self, ctx: &Context<'_>, input: TeamRoleInput) -> Result<Team> {
         auth::check(ctx, "organization", "teams.manage").await?;
         let sh = shared(ctx);
-        let t = team_by_id(sh, parse(&input.team_id, "input.teamId")?).await?;
+        let tid = parse(&input.team_id, "input.teamId")?;
+        let t = team_by_id(sh, tid).await?;
         let a = policies::Assignment {
             resource_type: input.resource_type,
             role: input.role,
             scope: input.scope,
         };
-        policies::check(&a).map_err(|m| gql(ApiError::field(Code::Validation, "input", m)))?;
-        team_role::ActiveModel {
-            id: Set(Uuid::new_v4().to_string()),
-            team_id: Set(t.id.clone()),
-            resource_type: Set(a.resource_type),
-            role: Set(a.role),
-            scope: Set(a.scope),
-        }
-        .insert(&sh.db)
-        .await
-        .map_err(internal)?;
-        changed(sh).await?;
+        sh.teams
+            .call(sh, tid, |r| TeamMsg::AssignRole(a, r))
+            .await
+            .map_err(gql)?;
         team_out(sh, t).await
     }
 
     async fn remove_team_role(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         auth::check(ctx, "organization", "teams.manage").await?;
         let sh = shared(ctx);
-        team_role::Entity::delete_by_id(id.to_string())
-            .exec(&sh.db)
+        let role = team_role::Entity::find_by_id(id.to_string())
+            .one(&sh.db)
             .await
-            .map_err(internal)?;
-        changed(sh).await?;
+            .map_err(internal)?
+            .ok_or_else(|| gql(ApiError::not_found(format!("team role {}", id.as_str()))))?;
+        let tid = Uuid::parse_str(&role.team_id).map_err(internal)?;
+        sh.teams
+            .call(sh, tid, |r| TeamMsg::RemoveRole(role.id, r))
+            .await
+            .map_err(gql)?;
         Ok(true)
     }
 
     async fn add_team_member(&self, ctx: &Context<'_>, input: TeamMemberInput) -> Result<Team> {
         auth::check(ctx, "organization", "teams.manage").await?;
         let sh = shared(ctx);
-        let t = team_by_id(sh, parse(&input.team_id, "input.teamId")?).await?;
+        let tid = parse(&input.team_id, "input.teamId")?;
+        let t = team_by_id(sh, tid).await?;
         let m = member_of(&input)?;
-        let exists = team_member::Entity::find()
-            .filter(team_member::Column::TeamId.eq(&t.id))
-            .filter(team_member::Column::Member.eq(&m))
-            .one(&sh.db)
+        sh.teams
+            .call(sh, tid, |r| TeamMsg::AddMember(m, r))
             .await
-            .map_err(internal)?
-            .is_some();
-        if !exists {
-            team_member::ActiveModel {
-                team_id: Set(t.id.clone()),
-                member: Set(m),
-            }
-            .insert(&sh.db)
-            .await
-            .map_err(internal)?;
-        }
-        changed(sh).await?;
+            .map_err(gql)?;
         team_out(sh, t).await
     }
 
     async fn remove_team_member(&self, ctx: &Context<'_>, input: TeamMemberInput) -> Result<Team> {
         auth::check(ctx, "organization", "teams.manage").await?;
         let sh = shared(ctx);
-        let t = team_by_id(sh, parse(&input.team_id, "input.teamId")?).await?;
+        let tid = parse(&input.team_id, "input.teamId")?;
+        let t = team_by_id(sh, tid).await?;
         let m = member_of(&input)?;
-        team_member::Entity::delete_many()
-            .filter(team_member::Column::TeamId.eq(&t.id))
-            .filter(team_member::Column::Member.eq(m))
-            .exec(&sh.db)
+        sh.teams
+            .call(sh, tid, |r| TeamMsg::RemoveMember(m, r))
             .await
-            .map_err(internal)?;
-        changed(sh).await?;
+            .map_err(gql)?;
         team_out(sh, t).await
     }
 }

@@ -13,4 +13,5 @@ pub mod model;
 pub mod replicas;
 pub mod server;
 pub mod store;
+pub mod teams;
 pub mod up;
