@@ -359,6 +359,56 @@ impl Drop for Gateway {
 // ---------------------------------------------------------------------------
 // upstream servers
 
+/// A log collector: records every body it receives; fails the first `fail_first`.
+pub async fn collector(
+    fail_first: usize,
+) -> (
+    SocketAddr,
+    Arc<tokio::sync::Mutex<Vec<serde_json::Value>>>,
+    Arc<AtomicUsize>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let got = Arc::new(tokio::sync::Mutex::new(Vec::new()));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (g, c) = (got.clone(), calls.clone());
+    tokio::spawn(async move {
+        loop {
+            let Ok((s, _)) = listener.accept().await else {
+                return;
+            };
+            let (g, c) = (g.clone(), c.clone());
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| {
+                    let (g, c) = (g.clone(), c.clone());
+                    async move {
+                        let n = c.fetch_add(1, Ordering::SeqCst);
+                        let body = req
+                            .into_body()
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        let mut r = http::Response::new(Full::new(Bytes::new()));
+                        if n < fail_first {
+                            *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                        } else if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) {
+                            g.lock().await.push(v);
+                        }
+                        Ok::<_, Infallible>(r)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(s), svc)
+                    .await;
+            });
+        }
+    });
+    (addr, got, calls)
+}
+
 /// Shared state of an [`EchoServer`], readable and switchable by tests.
 #[derive(Debug)]
 pub struct EchoState {

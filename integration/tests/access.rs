@@ -405,3 +405,47 @@ async fn each_predefined_team_does_what_the_matrix_says() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_entries_reach_the_webhook_with_retries() {
+    // the collector refuses the first delivery: the entry is retried
+    let (addr, got, calls) = integration::collector(1).await;
+    let url = format!("http://{addr}/audit");
+    let p = Platform::start_args(Db::Sqlite, &["--audit-webhook", &url]).await;
+    p.create_plane("hooked").await;
+    let (_, r) = p
+        .gql_with(
+            None,
+            "mutation { login(input: {email: \"nobody@example.com\", password: \"x\"}) { token } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&r), "UNAUTHENTICATED");
+    let start = std::time::Instant::now();
+    loop {
+        let entries = got.lock().await.clone();
+        let seen = |action: &str, result: &str| {
+            entries
+                .iter()
+                .any(|e| e["action"] == action && e["result"] == result)
+        };
+        if seen("createControlPlane", "ok") && seen("login", "unauthenticated") {
+            assert!(
+                entries
+                    .iter()
+                    .all(|e| e["at"].is_i64() && e["actor"].is_string()),
+                "{entries:?}"
+            );
+            break;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "webhook got {entries:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        calls.load(std::sync::atomic::Ordering::SeqCst) >= 3,
+        "one refused delivery was retried"
+    );
+}

@@ -102,6 +102,7 @@ fn bench(c: &mut Criterion) {
             cluster_listen: None,
             cluster_hostnames: Vec::new(),
             change_log_retention: 10_000,
+            audit_webhook: None,
         })
         .await
         .expect("platform");

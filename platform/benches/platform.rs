@@ -48,6 +48,7 @@ async fn start(db: Option<String>) -> (Target, platform::server::Running) {
         cluster_listen: None,
         cluster_hostnames: Vec::new(),
         change_log_retention: 10_000,
+        audit_webhook: None,
     })
     .await
     .expect("platform starts");

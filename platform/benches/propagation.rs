@@ -123,6 +123,7 @@ fn main() {
             cluster_listen: Some("127.0.0.1:0".parse().expect("a")),
             cluster_hostnames: vec!["localhost".into()],
         change_log_retention: 10_000,
+        audit_webhook: None,
         })
         .await
         .expect("platform");

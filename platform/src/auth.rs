@@ -46,6 +46,10 @@ pub struct Access {
     /// every access change (revocations, deactivations, team changes), and each
     /// entry is trusted for a minute at most.
     tokens: std::sync::Mutex<HashMap<String, CachedToken>>,
+    /// Audit entries for the webhook, when one is configured.
+    webhook: std::sync::OnceLock<tokio::sync::mpsc::Sender<serde_json::Value>>,
+    /// Entries the webhook queue had no room for.
+    pub webhook_dropped: std::sync::atomic::AtomicU64,
 }
 
 /// A resolved token: the caller, its expiry, when it was read.
@@ -62,6 +66,8 @@ impl Access {
             tick: tokio::sync::watch::channel(0).0,
             failures: Default::default(),
             tokens: Default::default(),
+            webhook: Default::default(),
+            webhook_dropped: Default::default(),
         })
     }
 
@@ -447,6 +453,37 @@ pub async fn login(
     Ok((token, expires, u))
 }
 
+/// Delivers audit entries to `url` from a bounded queue (10,000 entries), each
+/// tried up to 4 times with backoff; the request path never waits on it.
+pub fn start_webhook(sh: &Shared, url: String) -> anyhow::Result<()> {
+    let parsed: reqwest::Url = url
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--audit-webhook {url}: {e}"))?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<serde_json::Value>(10_000);
+    let _ = sh.access.webhook.set(tx);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    tokio::spawn(async move {
+        while let Some(entry) = rx.recv().await {
+            let mut wait = Duration::from_millis(200);
+            for attempt in 0..4 {
+                match http.post(parsed.clone()).json(&entry).send().await {
+                    Ok(r) if r.status().is_success() => break,
+                    Ok(r) => {
+                        tracing::warn!(status = %r.status(), attempt, "audit webhook refused an entry")
+                    }
+                    Err(e) => tracing::warn!(attempt, "audit webhook: {e}"),
+                }
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+        }
+    });
+    Ok(())
+}
+
 pub async fn audit_write(
     sh: &Shared,
     actor: &str,
@@ -468,8 +505,22 @@ pub async fn audit_write(
     }
     .insert(&sh.db)
     .await;
-    if let Err(e) = r {
-        tracing::error!("audit log write failed: {e}");
+    match r {
+        Err(e) => tracing::error!("audit log write failed: {e}"),
+        Ok(m) => {
+            if let Some(tx) = sh.access.webhook.get() {
+                let v = serde_json::json!({
+                    "id": m.id, "at": m.at, "actor": m.actor, "action": m.action,
+                    "target": m.target, "result": m.result, "sourceIp": m.source_ip,
+                    "detail": m.detail,
+                });
+                if tx.try_send(v).is_err() {
+                    sh.access
+                        .webhook_dropped
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        }
     }
 }
 

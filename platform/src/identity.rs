@@ -406,7 +406,6 @@ fn member_of(i: &TeamMemberInput) -> Result<String> {
     }
 }
 
-
 fn ip(ctx: &Context<'_>) -> Option<String> {
     ctx.data_opt::<auth::SourceIp>().and_then(|s| s.0.clone())
 }

@@ -56,6 +56,9 @@ enum Cmd {
             default_value_t = 10_000
         )]
         change_log_retention: i64,
+        /// POST every audit log entry (JSON) to this URL too.
+        #[arg(long = "audit-webhook", env = "PORTICO_AUDIT_WEBHOOK")]
+        audit_webhook: Option<String>,
         /// Host names (and IPs) in the cluster endpoint's certificate.
         #[arg(long = "cluster-hostname", default_values = ["localhost", "127.0.0.1"])]
         cluster_hostnames: Vec<String>,
@@ -135,6 +138,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             cluster_listen,
             cluster_hostnames,
             change_log_retention,
+            audit_webhook,
         } => {
             let r = platform::server::start(platform::server::Options {
                 listen,
@@ -144,6 +148,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 cluster_listen: Some(cluster_listen),
                 cluster_hostnames,
                 change_log_retention,
+                audit_webhook,
             })
             .await?;
             if let Some(c) = r.cluster_addr {

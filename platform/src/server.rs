@@ -33,6 +33,8 @@ pub struct Options {
     /// How many versions the change log keeps per control plane; a subscriber
     /// (or node) further behind gets a snapshot.
     pub change_log_retention: i64,
+    /// Every audit entry is also POSTed here as JSON (retried, bounded queue).
+    pub audit_webhook: Option<String>,
 }
 
 #[derive(Clone)]
@@ -92,6 +94,9 @@ pub async fn start(opts: Options) -> anyhow::Result<Running> {
     let access = crate::auth::Access::new().await?;
     let shared = Shared::new(db, certs, access);
     crate::auth::reload(&shared).await?;
+    if let Some(url) = &opts.audit_webhook {
+        crate::auth::start_webhook(&shared, url.clone())?;
+    }
     shared.retention.store(
         opts.change_log_retention.max(1),
         std::sync::atomic::Ordering::Relaxed,

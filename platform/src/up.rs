@@ -50,6 +50,7 @@ pub async fn up(o: UpOptions) -> anyhow::Result<()> {
         cluster_listen: Some(o.cluster_listen),
         cluster_hostnames: vec!["localhost".into(), "127.0.0.1".into()],
         change_log_retention: 10_000,
+        audit_webhook: None,
     })
     .await?;
     let cluster = running
