@@ -449,3 +449,96 @@ async fn audit_entries_reach_the_webhook_with_retries() {
         "one refused delivery was retried"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn system_accounts_act_through_their_teams_with_their_own_tokens() {
+    let p = Platform::start(Db::Sqlite).await;
+    let cp = p.create_plane("automation").await;
+    let d = p
+        .ok("mutation { createSystemAccount(input: {name: \"ci-bot\", description: \"deploys\"}) { id } }", json!({}))
+        .await;
+    let sa = d["createSystemAccount"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let d = p
+        .ok(
+            "mutation($i: CreateTokenInput!) { createToken(input: $i) { token info { kind owner expiresAt } } }",
+            json!({"i": {"name": "ci", "systemAccountId": sa, "expiresInDays": 30}}),
+        )
+        .await;
+    let token = d["createToken"]["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    assert!(token.starts_with("pspat_"));
+    assert_eq!(d["createToken"]["info"]["kind"], "system");
+    // no team yet: nothing allowed
+    let (_, r) = as_user(
+        &p,
+        &token,
+        "query($id: ID!) { controlPlaneConfig(id: $id) { version } }",
+        json!({"id": cp}),
+    )
+    .await;
+    assert_eq!(code(&r), "FORBIDDEN");
+    // a Deployer team on this plane: it can apply, not delete the plane
+    let d = p
+        .ok(
+            "mutation { createTeam(input: {name: \"deployers\"}) { id } }",
+            json!({}),
+        )
+        .await;
+    let team = d["createTeam"]["id"].as_str().expect("team").to_string();
+    p.ok(
+        "mutation($i: TeamRoleInput!) { assignTeamRole(input: $i) { id } }",
+        json!({"i": {"teamId": team, "resourceType": "control-planes", "role": "Deployer", "scope": cp}}),
+    )
+    .await;
+    p.ok(
+        "mutation($i: TeamMemberInput!) { addTeamMember(input: $i) { members } }",
+        json!({"i": {"teamId": team, "systemAccountId": sa}}),
+    )
+    .await;
+    let (_, r) = as_user(
+        &p,
+        &token,
+        "mutation($i: ApplyConfigInput!) { applyConfig(input: $i) { configVersion } }",
+        json!({"i": {"controlPlane": cp, "document": {"_format_version": "3.0", "services": [{"name": "s", "url": "http://127.0.0.1:9"}]}}}),
+    )
+    .await;
+    assert_eq!(r["data"]["applyConfig"]["configVersion"], 1, "{r}");
+    let (_, r) = as_user(
+        &p,
+        &token,
+        "mutation($i: DeleteInput!) { deleteControlPlane(input: $i) { id } }",
+        json!({"i": {"id": cp}}),
+    )
+    .await;
+    assert_eq!(code(&r), "FORBIDDEN");
+    // the CLI works with it too
+    let file = p.dir.join("bot.yaml");
+    std::fs::write(
+        &file,
+        "_format_version: \"3.0\"\nservices:\n- name: s\n  url: http://127.0.0.1:9\n",
+    )
+    .expect("write");
+    let out = std::process::Command::new(integration::platform::portico_bin())
+        .args([
+            "diff",
+            "-f",
+            &file.display().to_string(),
+            "--control-plane",
+            "automation",
+        ])
+        .env("PORTICO_URL", p.url(""))
+        .env("PORTICO_TOKEN", &token)
+        .output()
+        .expect("portico diff");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
