@@ -387,16 +387,23 @@ async fn two_replicas_on_postgres_converge() {
     let up = EchoServer::start("up").await;
     let (cp, route) = setup(&a, &up).await;
     // B learns of the plane and its versions from A's notifications
-    wait_for("replica B at version 2", || async {
-        let r = b
+    let mut last = serde_json::Value::Null;
+    for _ in 0..400 {
+        last = b
             .gql(
                 "query($id: ID) { controlPlane(id: $id) { configVersion } }",
                 json!({"id": cp}),
             )
             .await;
-        r["data"]["controlPlane"]["configVersion"] == 2
-    })
-    .await;
+        if last["data"]["controlPlane"]["configVersion"] == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        last["data"]["controlPlane"]["configVersion"], 2,
+        "replica B: {last}"
+    );
     // a node with a certificate issued on A connects to B
     let dir = make_temp_dir("portico-node");
     let creds = a.node_creds(&cp, "node-b", &dir).await;

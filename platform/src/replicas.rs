@@ -15,18 +15,15 @@ use crate::store;
 
 pub fn listen(shared: Arc<Shared>, planes: ActorRef<SupMsg>, url: String) {
     tokio::spawn(async move {
-        let mut first = true;
         loop {
             match PgListener::connect(&url).await {
                 Ok(mut l) => {
                     if let Err(e) = l.listen(store::CHANNEL).await {
                         tracing::warn!("LISTEN {}: {e}", store::CHANNEL);
                     } else {
-                        if !first {
-                            // notifications may have been missed while away
-                            catch_up(&shared, &planes).await;
-                        }
-                        first = false;
+                        // anything committed before LISTEN took effect (at start,
+                        // or while reconnecting) is read from the database now
+                        catch_up(&shared, &planes).await;
                         loop {
                             match l.recv().await {
                                 Ok(n) => handle(&shared, &planes, n.payload()).await,
