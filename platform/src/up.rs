@@ -33,11 +33,7 @@ pub async fn up(o: UpOptions) -> anyhow::Result<()> {
     let token = match std::fs::read_to_string(&token_file) {
         Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
         _ => {
-            let t = format!(
-                "portico_{}{}",
-                uuid::Uuid::new_v4().simple(),
-                uuid::Uuid::new_v4().simple()
-            );
+            let t = crate::auth::new_token(crate::auth::PAT_PREFIX);
             write_private(&token_file, &t)?;
             t
         }
