@@ -108,9 +108,17 @@ struct Slot {
     prev: u64,
 }
 
-/// The node-local counters: sharded maps, shared by every config generation.
+/// One identifier's counters: a slot per period (indexed by `Period as usize`).
+#[derive(Debug, Clone, Copy, Default)]
+struct Entry {
+    slots: [Slot; 6],
+}
+
+/// The node-local counters: sharded maps keyed by plugin and identifier, shared by
+/// every config generation. A request takes one shard lock and one lookup for all
+/// its limits.
 struct Store {
-    shards: Vec<Mutex<HashMap<String, Slot>>>,
+    shards: Vec<Mutex<HashMap<String, Entry>>>,
 }
 
 static STORE: LazyLock<Store> = LazyLock::new(|| Store {
@@ -120,43 +128,60 @@ static STORE: LazyLock<Store> = LazyLock::new(|| Store {
 const MAX_KEYS_PER_SHARD: usize = 50_000;
 
 impl Store {
-    fn shard(&self, key: &str) -> &Mutex<HashMap<String, Slot>> {
+    fn shard(&self, key: &str) -> &Mutex<HashMap<String, Entry>> {
         let i = crate::upstream::balancer::hash_key(key.as_bytes()) as usize % self.shards.len();
         &self.shards[i]
     }
 
-    /// The usage of `key` in the window starting at `start` (len `len`), before
-    /// this request: the count, or with `sliding` the count plus the previous
-    /// window's share that still overlaps.
-    fn usage(&self, key: &str, start: u64, len: u64, now_ms: u64, sliding: bool) -> f64 {
-        let Ok(g) = self.shard(key).lock() else {
-            return 0.0;
-        };
-        let slot = g.get(key).copied().unwrap_or_default();
-        let (count, prev) = roll(slot, start, len);
-        if sliding {
-            let elapsed = (now_ms as f64 / 1000.0 - start as f64).clamp(0.0, len as f64);
-            prev as f64 * (1.0 - elapsed / len as f64) + count as f64
-        } else {
-            count as f64
-        }
-    }
-
-    fn increment(&self, key: &str, start: u64, len: u64, now: u64) {
+    /// Checks every limit and, unless one is exhausted, counts the request in
+    /// all of them, under one lock. `decide` sees each limit's usage before this
+    /// request.
+    fn check_and_count<T>(
+        &self,
+        key: &str,
+        windows: &[(Period, u64, u64)],
+        now_ms: u64,
+        sliding: bool,
+        decide: impl FnOnce(&[f64]) -> (bool, T),
+    ) -> T {
+        let now = now_ms / 1000;
         let Ok(mut g) = self.shard(key).lock() else {
-            return;
+            return decide(&vec![0.0; windows.len()]).1;
         };
-        if g.len() > MAX_KEYS_PER_SHARD {
-            // windows that ended more than a day ago can go
-            g.retain(|_, s| s.window + 86_400 * 366 > now);
+        let entry = g.get(key).copied().unwrap_or_default();
+        let used: Vec<f64> = windows
+            .iter()
+            .map(|(p, start, len)| {
+                let (count, prev) = roll(entry.slots[*p as usize], *start, *len);
+                if sliding {
+                    let elapsed = (now_ms as f64 / 1000.0 - *start as f64).clamp(0.0, *len as f64);
+                    prev as f64 * (1.0 - elapsed / *len as f64) + count as f64
+                } else {
+                    count as f64
+                }
+            })
+            .collect();
+        let (count, out) = decide(&used);
+        if count {
+            if g.len() > MAX_KEYS_PER_SHARD {
+                // identifiers whose windows all ended more than a year ago can go
+                g.retain(|_, e| e.slots.iter().any(|s| s.window + 86_400 * 366 > now));
+            }
+            let e = match g.get_mut(key) {
+                Some(e) => e,
+                None => g.entry(key.to_string()).or_default(),
+            };
+            for (p, start, len) in windows {
+                let slot = &mut e.slots[*p as usize];
+                let (c, prev) = roll(*slot, *start, *len);
+                *slot = Slot {
+                    window: *start,
+                    count: c + 1,
+                    prev,
+                };
+            }
         }
-        let slot = g.entry(key.to_string()).or_default();
-        let (count, prev) = roll(*slot, start, len);
-        *slot = Slot {
-            window: start,
-            count: count + 1,
-            prev,
-        };
+        out
     }
 }
 
@@ -364,27 +389,31 @@ impl Plugin for RateLimiting {
         if let Some(redis) = &self.redis {
             return self.access_redis(redis, id, now_ms, sliding);
         }
-        let mut keys = Vec::with_capacity(self.limits.len());
-        let mut usage = Vec::with_capacity(self.limits.len());
-        for l in self.limits.iter() {
-            let (start, len) = l.period.window(now);
-            let mut key = String::with_capacity(self.key_prefix.len() + id.len() + 8);
-            key.push_str(&self.key_prefix);
-            key.push_str(&id);
-            key.push('|');
-            key.push_str(l.period.title());
-            usage.push(Usage {
-                used: STORE.usage(&key, start, len, now_ms, sliding),
-                reset: (start + len).saturating_sub(now).max(1),
-            });
-            keys.push((key, start, len));
-        }
-        let (respond, headers) = decide(&self.limits, &usage, &self.cfg, self.status);
+        let mut key = String::with_capacity(self.key_prefix.len() + id.len());
+        key.push_str(&self.key_prefix);
+        key.push_str(&id);
+        let windows: Vec<(Period, u64, u64)> = self
+            .limits
+            .iter()
+            .map(|l| {
+                let (start, len) = l.period.window(now);
+                (l.period, start, len)
+            })
+            .collect();
+        let (respond, headers) = STORE.check_and_count(&key, &windows, now_ms, sliding, |used| {
+            let usage: Vec<Usage> = used
+                .iter()
+                .zip(&windows)
+                .map(|(u, (_, start, len))| Usage {
+                    used: *u,
+                    reset: (start + len).saturating_sub(now).max(1),
+                })
+                .collect();
+            let d = decide(&self.limits, &usage, &self.cfg, self.status);
+            (d.0.is_none(), d)
+        });
         if let Some(r) = respond {
             return Flow::Respond(r);
-        }
-        for (key, start, len) in &keys {
-            STORE.increment(key, *start, *len, now);
         }
         ctx.response_headers.extend(headers);
         Flow::Continue
