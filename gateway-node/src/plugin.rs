@@ -609,32 +609,34 @@ impl AfterAccess {
 
 /// Sets (or clears) the consumer headers Kong sends upstream after authentication.
 pub fn set_consumer_headers(h: &mut HeaderMap, id: Option<&Identity>) {
-    const NAMES: [&str; 6] = [
-        "x-consumer-id",
-        "x-consumer-username",
-        "x-consumer-custom-id",
-        "x-credential-identifier",
-        "x-anonymous-consumer",
-        "x-consumer-groups",
+    const NAMES: [HeaderName; 6] = [
+        HeaderName::from_static("x-consumer-id"),
+        HeaderName::from_static("x-consumer-username"),
+        HeaderName::from_static("x-consumer-custom-id"),
+        HeaderName::from_static("x-credential-identifier"),
+        HeaderName::from_static("x-anonymous-consumer"),
+        HeaderName::from_static("x-consumer-groups"),
     ];
-    for n in NAMES {
+    for n in &NAMES {
         h.remove(n);
     }
     let Some(id) = id else { return };
     let c = &id.consumer;
-    h.insert(HeaderName::from_static("x-consumer-id"), c.id_value.clone());
-    let mut put = |n: &'static str, v: Option<&str>| {
+    h.insert(NAMES[0].clone(), c.id_value.clone());
+    let mut put = |n: &HeaderName, v: Option<&str>| {
         if let Some(v) = v.and_then(|v| HeaderValue::from_str(v).ok()) {
-            h.insert(HeaderName::from_static(n), v);
+            h.insert(n.clone(), v);
         }
     };
-    put("x-consumer-username", c.username.as_deref());
-    put("x-consumer-custom-id", c.custom_id.as_deref());
-    put("x-consumer-groups", c.groups.as_deref());
-    let cred = id.credential.map(|c| c.to_string());
-    put("x-credential-identifier", cred.as_deref());
+    put(&NAMES[1], c.username.as_deref());
+    put(&NAMES[2], c.custom_id.as_deref());
+    put(&NAMES[5], c.groups.as_deref());
+    if let Some(cred) = id.credential {
+        let mut buf = uuid::Uuid::encode_buffer();
+        put(&NAMES[3], Some(cred.hyphenated().encode_lower(&mut buf)));
+    }
     if id.anonymous {
-        put("x-anonymous-consumer", Some("true"));
+        put(&NAMES[4], Some("true"));
     }
 }
 

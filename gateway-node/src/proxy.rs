@@ -129,8 +129,8 @@ pub fn error_response(status: StatusCode, message: &str) -> Response<ProxyBody> 
 
 const HOP_BY_HOP: [HeaderName; 6] = [
     header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
+    const { HeaderName::from_static("keep-alive") },
+    const { HeaderName::from_static("proxy-connection") },
     header::TRANSFER_ENCODING,
     header::UPGRADE,
     header::TE,
@@ -224,9 +224,9 @@ fn append_header(h: &mut HeaderMap, name: HeaderName, add: &str) {
     }
 }
 
-fn set(h: &mut HeaderMap, name: &'static str, v: &str) {
+fn set(h: &mut HeaderMap, name: HeaderName, v: &str) {
     if let Ok(v) = HeaderValue::from_str(v) {
-        h.insert(HeaderName::from_static(name), v);
+        h.insert(name, v);
     }
 }
 
@@ -688,11 +688,11 @@ impl Proxy {
             h.insert(header::SERVER, HeaderValue::from_static(SERVER));
         }
         h.insert(
-            HeaderName::from_static("x-kong-upstream-latency"),
+            const { HeaderName::from_static("x-kong-upstream-latency") },
             HeaderValue::from(upstream_latency.as_millis() as u64),
         );
         h.insert(
-            HeaderName::from_static("x-kong-proxy-latency"),
+            const { HeaderName::from_static("x-kong-proxy-latency") },
             HeaderValue::from(proxy_latency.as_millis() as u64),
         );
         if let Some((_, Some(cookie))) = &hash
@@ -1196,30 +1196,42 @@ fn forwarded_headers(
     prefix: Option<&str>,
     v: Version,
 ) {
-    let xff = HeaderName::from_static("x-forwarded-for");
+    let xff = const { HeaderName::from_static("x-forwarded-for") };
     if h.contains_key(&xff) {
         append_header(h, xff, conn.remote_ip_value.to_str().unwrap_or(""));
     } else {
         h.insert(xff, conn.remote_ip_value.clone());
     }
     h.insert(
-        HeaderName::from_static("x-forwarded-proto"),
+        const { HeaderName::from_static("x-forwarded-proto") },
         HeaderValue::from_static(if conn.tls { "https" } else { "http" }),
     );
-    set(h, "x-forwarded-host", host);
+    set(
+        h,
+        const { HeaderName::from_static("x-forwarded-host") },
+        host,
+    );
     h.insert(
-        HeaderName::from_static("x-forwarded-port"),
+        const { HeaderName::from_static("x-forwarded-port") },
         conn.local_port_value.clone(),
     );
-    set(h, "x-forwarded-path", raw_path);
+    set(
+        h,
+        const { HeaderName::from_static("x-forwarded-path") },
+        raw_path,
+    );
     match prefix {
-        Some(p) if p != "/" => set(h, "x-forwarded-prefix", p),
+        Some(p) if p != "/" => set(
+            h,
+            const { HeaderName::from_static("x-forwarded-prefix") },
+            p,
+        ),
         _ => {
             h.remove("x-forwarded-prefix");
         }
     }
     h.insert(
-        HeaderName::from_static("x-real-ip"),
+        const { HeaderName::from_static("x-real-ip") },
         conn.remote_ip_value.clone(),
     );
     if h.contains_key(header::VIA) {

@@ -56,7 +56,7 @@ impl Plugin for Acl {
             && let Ok(v) = HeaderValue::from_str(&groups.join(", "))
         {
             ctx.headers
-                .insert(HeaderName::from_static("x-consumer-groups"), v);
+                .insert(const { HeaderName::from_static("x-consumer-groups") }, v);
         }
         Flow::Continue
     }

@@ -117,7 +117,7 @@ impl Plugin for Cors {
                     .contains_key("access-control-request-private-network")
             {
                 h.insert(
-                    HeaderName::from_static("access-control-allow-private-network"),
+                    const { HeaderName::from_static("access-control-allow-private-network") },
                     HeaderValue::from_static("true"),
                 );
             }

@@ -159,14 +159,14 @@ impl Plugin for ProxyCache {
     }
 
     fn access(&self, ctx: &mut Ctx<'_>) -> Flow {
-        let status_h = HeaderName::from_static("x-cache-status");
+        let status_h = const { HeaderName::from_static("x-cache-status") };
         let bypass = !self
             .cfg
             .request_method
             .iter()
             .any(|m| m == ctx.method.as_str())
             || (self.cfg.cache_control && no_cache(ctx.headers));
-        let cache_status = HeaderName::from_static("cache-status");
+        let cache_status = const { HeaderName::from_static("cache-status") };
         if bypass {
             if self.show("X-Cache-Status") {
                 ctx.response_headers
@@ -209,7 +209,7 @@ impl Plugin for ProxyCache {
             if self.show("X-Cache-Key")
                 && let Ok(v) = HeaderValue::from_str(&key)
             {
-                h.insert(HeaderName::from_static("x-cache-key"), v);
+                h.insert(const { HeaderName::from_static("x-cache-key") }, v);
             }
             return Flow::Respond(r);
         }
@@ -223,7 +223,7 @@ impl Plugin for ProxyCache {
             && let Ok(v) = HeaderValue::from_str(&key)
         {
             ctx.response_headers
-                .push((HeaderName::from_static("x-cache-key"), v));
+                .push((const { HeaderName::from_static("x-cache-key") }, v));
         }
         ctx.taps.push(Box::new(Tap {
             key,

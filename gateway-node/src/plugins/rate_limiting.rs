@@ -253,15 +253,15 @@ fn decide(
     }
     if let Some((limit, rem, reset)) = tight {
         headers.push((
-            HeaderName::from_static("ratelimit-limit"),
+            const { HeaderName::from_static("ratelimit-limit") },
             HeaderValue::from(limit as u64),
         ));
         headers.push((
-            HeaderName::from_static("ratelimit-remaining"),
+            const { HeaderName::from_static("ratelimit-remaining") },
             HeaderValue::from(rem as u64),
         ));
         headers.push((
-            HeaderName::from_static("ratelimit-reset"),
+            const { HeaderName::from_static("ratelimit-reset") },
             HeaderValue::from(reset),
         ));
     }
