@@ -368,3 +368,55 @@ impl Platform {
             .clone()
     }
 }
+
+/// A GraphQL subscription connection to the platform (graphql-transport-ws).
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+impl Platform {
+    /// Opens `/graphql/ws` with `token` in the connection_init payload, waits for
+    /// the ack, and subscribes `query` with `variables` (operation id "1").
+    pub async fn subscribe(&self, token: &str, query: &str, variables: Value) -> Ws {
+        use futures_util::SinkExt;
+        use tokio_tungstenite::tungstenite::Message;
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = format!("ws://{}/graphql/ws", self.addr)
+            .into_client_request()
+            .expect("request");
+        req.headers_mut().insert(
+            "sec-websocket-protocol",
+            "graphql-transport-ws".parse().expect("header"),
+        );
+        let (mut ws, _) = tokio_tungstenite::connect_async(req)
+            .await
+            .expect("ws connect");
+        let send = |v: Value| Message::text(v.to_string());
+        ws.send(send(
+            json!({"type": "connection_init", "payload": {"token": token}}),
+        ))
+        .await
+        .expect("send");
+        let ack = next_message(&mut ws).await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        ws.send(send(json!({"id": "1", "type": "subscribe",
+            "payload": {"query": query, "variables": variables}})))
+            .await
+            .expect("send");
+        ws
+    }
+}
+
+/// The next protocol message (JSON text frames; pings answered by the library).
+pub async fn next_message(ws: &mut Ws) -> Value {
+    use futures_util::StreamExt;
+    loop {
+        let m = tokio::time::timeout(DEADLINE, ws.next())
+            .await
+            .expect("a message in time")
+            .expect("the socket is open")
+            .expect("a frame");
+        if let tokio_tungstenite::tungstenite::Message::Text(t) = m {
+            return serde_json::from_str(&t).expect("JSON");
+        }
+    }
+}

@@ -4,11 +4,8 @@
 //! refused on the next request once revoked; a subscription ends when its user
 //! loses access; logins are rate-limited; the audit log records all of it.
 
-use futures_util::{SinkExt, StreamExt};
 use integration::platform::{Db, Platform};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 fn code(r: &Value) -> &str {
     r["errors"][0]["extensions"]["code"].as_str().unwrap_or("")
@@ -226,38 +223,14 @@ async fn roles_scope_what_each_user_can_do() {
     assert_eq!(code(&r), "UNAUTHENTICATED");
 
     // a subscription ends when its user loses access
-    let mut req = format!("ws://{}/graphql/ws", p.addr)
-        .into_client_request()
-        .expect("req");
-    req.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().expect("h"),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("ws");
-    ws.send(Message::text(
-        json!({"type": "connection_init", "payload": {"token": svc}}).to_string(),
-    ))
-    .await
-    .expect("init");
-    ws.send(Message::text(json!({"id": "c", "type": "subscribe", "payload": {
-        "query": "subscription($cp: ID!) { configChanges(controlPlaneId: $cp) { version } }", "variables": {"cp": a}}}).to_string()))
-        .await
-        .expect("sub");
-    let mut next = async || -> Value {
-        loop {
-            let m = tokio::time::timeout(std::time::Duration::from_secs(15), ws.next())
-                .await
-                .expect("in time")
-                .expect("open")
-                .expect("frame");
-            if let Message::Text(t) = m {
-                let v: Value = serde_json::from_str(&t).expect("json");
-                if v["type"] != "connection_ack" {
-                    return v;
-                }
-            }
-        }
-    };
+    let mut ws = p
+        .subscribe(
+            &svc,
+            "subscription($cp: ID!) { configChanges(controlPlaneId: $cp) { version } }",
+            json!({"cp": a}),
+        )
+        .await;
+    let mut next = async || integration::platform::next_message(&mut ws).await;
     p.create(&a, "CONSUMER", json!({"username": "u1"})).await;
     let m = next().await;
     assert_eq!(m["type"], "next", "{m}");

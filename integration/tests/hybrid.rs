@@ -586,45 +586,21 @@ async fn an_incompatible_node_is_listed_with_the_reason_and_gets_no_config() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_node_list_subscription_follows_nodes_coming_and_going() {
-    use futures_util::{SinkExt, StreamExt};
-    use tokio_tungstenite::tungstenite::Message;
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let p = Platform::start(Db::Sqlite).await;
     let up = EchoServer::start("up").await;
     let (cp, _) = setup(&p, &up).await;
-    let mut req = format!("ws://{}/graphql/ws", p.addr)
-        .into_client_request()
-        .expect("request");
-    req.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("ws");
-    ws.send(Message::text(
-        json!({"type": "connection_init", "payload": {"token": p.token}}).to_string(),
-    ))
-    .await
-    .expect("init");
-    ws.send(Message::text(
-        json!({"id": "n", "type": "subscribe", "payload": {
-            "query": "subscription($cp: ID!) { dataPlaneNodes(controlPlaneId: $cp) { hostname status } }",
-            "variables": {"cp": cp}}})
-        .to_string(),
-    ))
-    .await
-    .expect("subscribe");
+    let mut ws = p
+        .subscribe(
+            &p.token,
+            "subscription($cp: ID!) { dataPlaneNodes(controlPlaneId: $cp) { hostname status } }",
+            json!({"cp": cp}),
+        )
+        .await;
     let mut next = async || -> serde_json::Value {
         loop {
-            let m = tokio::time::timeout(Duration::from_secs(20), ws.next())
-                .await
-                .expect("in time")
-                .expect("open")
-                .expect("frame");
-            if let Message::Text(t) = m {
-                let v: serde_json::Value = serde_json::from_str(&t).expect("json");
-                if v["type"] == "next" {
-                    return v["payload"]["data"]["dataPlaneNodes"].clone();
-                }
+            let v = integration::platform::next_message(&mut ws).await;
+            if v["type"] == "next" {
+                return v["payload"]["data"]["dataPlaneNodes"].clone();
             }
         }
     };

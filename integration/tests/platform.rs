@@ -4,11 +4,8 @@
 //! mutations, the `configChanges` subscription, an actor crash and restart, and
 //! the CLI round trip (apply, dump, apply: empty plan).
 
-use futures_util::{SinkExt, StreamExt};
-use integration::platform::{Db, Platform, postgres_available};
+use integration::platform::{Db, Platform, Ws, next_message, postgres_available};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 macro_rules! both {
     ($name:ident) => {
@@ -382,54 +379,17 @@ async fn subscribe_collect(p: &Platform, cp: &str, since: i64, n: usize) -> Vec<
     out
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 async fn ws_subscribe(p: &Platform, cp: &str, since: i64) -> Ws {
-    let mut req = format!("ws://{}/graphql/ws", p.addr)
-        .into_client_request()
-        .expect("request");
-    req.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(req)
-        .await
-        .expect("ws connect");
-    ws.send(Message::text(
-        json!({"type": "connection_init", "payload": {"token": p.token}}).to_string(),
-    ))
+    p.subscribe(
+        &p.token,
+        "subscription($cp: ID!, $since: Int) { configChanges(controlPlaneId: $cp, sinceVersion: $since) { version hash changes { op kind id data } snapshot { version } } }",
+        json!({"cp": cp, "since": since}),
+    )
     .await
-    .expect("send");
-    let ack = next_json(&mut ws).await;
-    assert_eq!(ack["type"], "connection_ack", "{ack}");
-    ws.send(Message::text(
-        json!({"id": "1", "type": "subscribe", "payload": {
-            "query": "subscription($cp: ID!, $since: Int) { configChanges(controlPlaneId: $cp, sinceVersion: $since) { version hash changes { op kind id data } snapshot { version } } }",
-            "variables": {"cp": cp, "since": since}
-        }})
-        .to_string(),
-    ))
-    .await
-    .expect("send");
-    ws
-}
-
-async fn next_json(ws: &mut Ws) -> Value {
-    loop {
-        let m = tokio::time::timeout(integration::DEADLINE, ws.next())
-            .await
-            .expect("a message in time")
-            .expect("the socket is open")
-            .expect("a frame");
-        if let Message::Text(t) = m {
-            return serde_json::from_str(&t).expect("JSON");
-        }
-    }
 }
 
 async fn next_change(ws: &mut Ws) -> Value {
-    let m = next_json(ws).await;
+    let m = next_message(ws).await;
     assert_eq!(m["type"], "next", "{m}");
     m["payload"]["data"]["configChanges"].clone()
 }

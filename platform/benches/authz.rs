@@ -6,7 +6,6 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use platform::actor::{Planes, Shared};
 
 fn bench(c: &mut Criterion) {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -26,10 +25,7 @@ fn bench(c: &mut Criterion) {
         )
         .await
         .expect("bootstrap");
-        let certs = platform::cluster::Certs::load(&db).await.expect("certs");
-        let access = platform::auth::Access::new().await.expect("access");
-        let shared = Shared::new(db, certs, access);
-        platform::auth::reload(&shared).await.expect("reload");
+        let (shared, planes) = platform::server::assemble(db).await.expect("platform");
         {
             // a realistic organization: 200 teams scoped to planes, 1,000 members
             let mut a = shared.access.authz.write().await;
@@ -51,9 +47,6 @@ fn bench(c: &mut Criterion) {
                     .expect("member");
             }
         }
-        let (planes, _) = ractor::Actor::spawn(None, Planes, shared.clone())
-            .await
-            .expect("planes");
         (platform::api::schema(shared.clone(), planes), shared)
     });
     let caller = rt

@@ -404,17 +404,7 @@ impl PlaneState {
             },
         )
         .await
-        .map_err(|e| {
-            if e.to_string().to_lowercase().contains("unique") {
-                ApiError::field(
-                    Code::Conflict,
-                    "input.name",
-                    "a control plane with this name exists",
-                )
-            } else {
-                ApiError::internal(e)
-            }
-        })?;
+        .map_err(|e| ApiError::unique(e, "input.name", "a control plane with this name exists"))?;
         let _ = store::notify(&self.shared.db, &format!("plane-meta:{}", v.id)).await;
         self.shared.set_view(v.clone());
         self.view = v;

@@ -534,15 +534,11 @@ impl CoreMutation {
         )
         .await
         .map_err(|e| {
-            if e.to_string().to_lowercase().contains("unique") {
-                gql(ApiError::field(
-                    Code::Conflict,
-                    "input.name",
-                    "a control plane with this name exists",
-                ))
-            } else {
-                gql(ApiError::internal(e))
-            }
+            gql(ApiError::unique(
+                e,
+                "input.name",
+                "a control plane with this name exists",
+            ))
         })?;
         crate::cluster::create_plane_ca(&sh.db, id)
             .await

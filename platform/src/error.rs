@@ -59,6 +59,16 @@ impl ApiError {
         ApiError::new(Code::NotFound, format!("{what} not found"))
     }
 
+    /// A database error on a write: a unique-constraint violation is a CONFLICT
+    /// on `field` (with `taken` as the message), anything else is INTERNAL.
+    pub fn unique(e: impl std::fmt::Display, field: &str, taken: &str) -> ApiError {
+        if e.to_string().to_lowercase().contains("unique") {
+            ApiError::field(Code::Conflict, field, taken)
+        } else {
+            ApiError::internal(e)
+        }
+    }
+
     pub fn internal(e: impl std::fmt::Display) -> ApiError {
         tracing::error!("internal error: {e}");
         ApiError::new(Code::Internal, format!("internal error: {e}"))

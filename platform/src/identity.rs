@@ -502,15 +502,11 @@ impl IdentityMutation {
         .insert(&sh.db)
         .await
         .map_err(|e| {
-            if e.to_string().to_lowercase().contains("unique") {
-                gql(ApiError::field(
-                    Code::Conflict,
-                    "input.email",
-                    "a user with this email exists",
-                ))
-            } else {
-                internal(e)
-            }
+            gql(ApiError::unique(
+                e,
+                "input.email",
+                "a user with this email exists",
+            ))
         })?;
         for t in input.team_ids.unwrap_or_default() {
             let t = parse(&t, "input.teamIds")?;
@@ -642,15 +638,11 @@ impl IdentityMutation {
         .insert(&shared(ctx).db)
         .await
         .map_err(|e| {
-            if e.to_string().to_lowercase().contains("unique") {
-                gql(ApiError::field(
-                    Code::Conflict,
-                    "input.name",
-                    "a system account with this name exists",
-                ))
-            } else {
-                internal(e)
-            }
+            gql(ApiError::unique(
+                e,
+                "input.name",
+                "a system account with this name exists",
+            ))
         })?;
         Ok(SystemAccount {
             id: ID(m.id),
@@ -673,15 +665,11 @@ impl IdentityMutation {
         .insert(&sh.db)
         .await
         .map_err(|e| {
-            if e.to_string().to_lowercase().contains("unique") {
-                gql(ApiError::field(
-                    Code::Conflict,
-                    "input.name",
-                    "a team with this name exists",
-                ))
-            } else {
-                internal(e)
-            }
+            gql(ApiError::unique(
+                e,
+                "input.name",
+                "a team with this name exists",
+            ))
         })?;
         team_out(sh, m).await
     }
@@ -758,30 +746,27 @@ impl IdentityMutation {
     }
 
     async fn add_team_member(&self, ctx: &Context<'_>, input: TeamMemberInput) -> Result<Team> {
-        auth::check(ctx, "organization", "teams.manage").await?;
-        let sh = shared(ctx);
-        let tid = parse(&input.team_id, "input.teamId")?;
-        let t = team_by_id(sh, tid).await?;
-        let m = member_of(&input)?;
-        sh.teams
-            .call(sh, tid, |r| TeamMsg::AddMember(m, r))
-            .await
-            .map_err(gql)?;
-        team_out(sh, t).await
+        membership(ctx, &input, TeamMsg::AddMember).await
     }
 
     async fn remove_team_member(&self, ctx: &Context<'_>, input: TeamMemberInput) -> Result<Team> {
-        auth::check(ctx, "organization", "teams.manage").await?;
-        let sh = shared(ctx);
-        let tid = parse(&input.team_id, "input.teamId")?;
-        let t = team_by_id(sh, tid).await?;
-        let m = member_of(&input)?;
-        sh.teams
-            .call(sh, tid, |r| TeamMsg::RemoveMember(m, r))
-            .await
-            .map_err(gql)?;
-        team_out(sh, t).await
+        membership(ctx, &input, TeamMsg::RemoveMember).await
     }
+}
+
+/// Adds a member to a team or removes one, through the team's actor.
+async fn membership(
+    ctx: &Context<'_>,
+    input: &TeamMemberInput,
+    msg: fn(String, ractor::RpcReplyPort<Result<(), ApiError>>) -> TeamMsg,
+) -> Result<Team> {
+    auth::check(ctx, "organization", "teams.manage").await?;
+    let sh = shared(ctx);
+    let tid = parse(&input.team_id, "input.teamId")?;
+    let t = team_by_id(sh, tid).await?;
+    let m = member_of(input)?;
+    sh.teams.call(sh, tid, |r| msg(m, r)).await.map_err(gql)?;
+    team_out(sh, t).await
 }
 
 async fn revoke_token(sh: &Shared, id: &str) -> Result<()> {

@@ -48,6 +48,21 @@ pub fn digest(token: &str) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The platform's state on an open, migrated database: certificates, the
+/// authorizer, and the control plane actors under their supervisor.
+pub async fn assemble(
+    db: sea_orm::DatabaseConnection,
+) -> anyhow::Result<(Arc<Shared>, ractor::ActorRef<crate::actor::SupMsg>)> {
+    let certs = crate::cluster::Certs::load(&db).await?;
+    let access = crate::auth::Access::new().await?;
+    let shared = Shared::new(db, certs, access);
+    crate::auth::reload(&shared).await?;
+    let (planes, _) = ractor::Actor::spawn(None, Planes, shared.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot start the control plane supervisor: {e}"))?;
+    Ok((shared, planes))
+}
+
 /// A running platform (for tests and `portico up`).
 pub struct Running {
     pub addr: SocketAddr,
@@ -90,10 +105,7 @@ pub async fn start(opts: Options) -> anyhow::Result<Running> {
             None => println!("admin token created (the one given)"),
         }
     }
-    let certs = crate::cluster::Certs::load(&db).await?;
-    let access = crate::auth::Access::new().await?;
-    let shared = Shared::new(db, certs, access);
-    crate::auth::reload(&shared).await?;
+    let (shared, planes) = assemble(db).await?;
     if let Some(url) = &opts.audit_webhook {
         crate::auth::start_webhook(&shared, url.clone())?;
     }
@@ -105,9 +117,6 @@ pub async fn start(opts: Options) -> anyhow::Result<Running> {
         Some(a) => Some(crate::cluster::serve(shared.clone(), a, &opts.cluster_hostnames).await?),
         None => None,
     };
-    let (planes, _) = ractor::Actor::spawn(None, Planes, shared.clone())
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot start the control plane supervisor: {e}"))?;
     if url.starts_with("postgres") {
         crate::replicas::listen(shared.clone(), planes.clone(), url.clone());
     }

@@ -6,7 +6,7 @@
 use sea_orm::sea_query::Index;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
-    DbErr, EntityTrait, QueryFilter, QueryOrder, Schema, Set, TransactionTrait,
+    DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Schema, Set, TransactionTrait,
 };
 use sea_orm_migration::prelude::*;
 
@@ -263,20 +263,7 @@ pub async fn insert_cluster_cert(
     db: &DatabaseConnection,
     m: cluster_cert::Model,
 ) -> Result<(), DbErr> {
-    cluster_cert::ActiveModel {
-        id: Set(m.id),
-        control_plane_id: Set(m.control_plane_id),
-        kind: Set(m.kind),
-        name: Set(m.name),
-        cert_pem: Set(m.cert_pem),
-        key_pem: Set(m.key_pem),
-        fingerprint: Set(m.fingerprint),
-        revoked_at: Set(m.revoked_at),
-        created_at: Set(m.created_at),
-    }
-    .insert(db)
-    .await
-    .map(|_| ())
+    row(m).insert(db).await.map(|_| ())
 }
 
 pub async fn revoke_cluster_cert(db: &DatabaseConnection, id: &str) -> Result<(), DbErr> {
@@ -503,6 +490,15 @@ pub mod audit {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// A model as an active model with every column set, to insert or update whole.
+fn row<M, A>(m: M) -> A
+where
+    M: IntoActiveModel<A>,
+    A: ActiveModelTrait,
+{
+    m.into_active_model().reset_all()
+}
+
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -642,22 +638,14 @@ pub async fn commit(
         .await?;
     if res.rows_affected != 1 {
         anyhow::bail!(
-            "control plane {plane} changed underneath (expected version {})",
+            "control plane {plane} {CONFLICT} (expected version {})",
             version - 1
         );
     }
     for w in writes {
         match w.row {
             Some(row) => {
-                let am = config_entity::ActiveModel {
-                    control_plane_id: Set(row.control_plane_id),
-                    id: Set(row.id),
-                    kind: Set(row.kind),
-                    seq: Set(row.seq),
-                    data: Set(row.data),
-                    created_at: Set(row.created_at),
-                    updated_at: Set(row.updated_at),
-                };
+                let am = self::row(row);
                 if w.existed {
                     am.update(&txn).await?;
                 } else {
@@ -711,36 +699,14 @@ pub async fn insert_control_plane(
     db: &DatabaseConnection,
     m: control_plane::Model,
 ) -> Result<(), DbErr> {
-    control_plane::ActiveModel {
-        id: Set(m.id),
-        name: Set(m.name),
-        description: Set(m.description),
-        labels: Set(m.labels),
-        version: Set(m.version),
-        created_at: Set(m.created_at),
-        updated_at: Set(m.updated_at),
-    }
-    .insert(db)
-    .await
-    .map(|_| ())
+    row(m).insert(db).await.map(|_| ())
 }
 
 pub async fn update_control_plane(
     db: &DatabaseConnection,
     m: control_plane::Model,
 ) -> Result<(), DbErr> {
-    control_plane::ActiveModel {
-        id: Set(m.id),
-        name: Set(m.name),
-        description: Set(m.description),
-        labels: Set(m.labels),
-        version: Set(m.version),
-        created_at: Set(m.created_at),
-        updated_at: Set(m.updated_at),
-    }
-    .update(db)
-    .await
-    .map(|_| ())
+    row(m).update(db).await.map(|_| ())
 }
 
 /// Deletes a plane with its entities and change log, in one transaction.
@@ -760,24 +726,8 @@ pub async fn delete_control_plane(db: &DatabaseConnection, id: &str) -> Result<(
     txn.commit().await
 }
 
-pub async fn token_exists(db: &DatabaseConnection) -> Result<bool, DbErr> {
-    Ok(api_token::Entity::find().one(db).await?.is_some())
-}
-
 pub async fn insert_token(db: &DatabaseConnection, m: api_token::Model) -> Result<(), DbErr> {
-    api_token::ActiveModel {
-        id: Set(m.id),
-        name: Set(m.name),
-        digest: Set(m.digest),
-        created_at: Set(m.created_at),
-        owner: Set(m.owner),
-        kind: Set(m.kind),
-        expires_at: Set(m.expires_at),
-        revoked_at: Set(m.revoked_at),
-    }
-    .insert(db)
-    .await
-    .map(|_| ())
+    row(m).insert(db).await.map(|_| ())
 }
 
 pub async fn token_by_digest(

@@ -82,82 +82,70 @@ impl TeamState {
     }
 
     async fn handle(&mut self, msg: TeamMsg) {
-        let db = &self.shared.db;
-        let team = self.id.to_string();
-        match msg {
-            TeamMsg::AssignRole(a, reply) => {
-                let r = async {
-                    policies::check(&a)
-                        .map_err(|m| ApiError::field(Code::Validation, "input", m))?;
-                    team_role::ActiveModel {
-                        id: Set(Uuid::new_v4().to_string()),
-                        team_id: Set(team.clone()),
-                        resource_type: Set(a.resource_type),
-                        role: Set(a.role),
-                        scope: Set(a.scope),
-                    }
-                    .insert(db)
-                    .await
-                    .map_err(ApiError::internal)?;
-                    self.sync_roles().await
-                }
-                .await;
-                self.announce().await;
-                let _ = reply.send(r);
-            }
-            TeamMsg::RemoveRole(role_id, reply) => {
-                let r = async {
-                    team_role::Entity::delete_many()
-                        .filter(team_role::Column::Id.eq(role_id))
-                        .filter(team_role::Column::TeamId.eq(team.clone()))
-                        .exec(db)
-                        .await
-                        .map_err(ApiError::internal)?;
-                    self.sync_roles().await
-                }
-                .await;
-                self.announce().await;
-                let _ = reply.send(r);
-            }
-            TeamMsg::AddMember(member, reply) => {
-                let r = async {
-                    let exists = team_member::Entity::find()
-                        .filter(team_member::Column::TeamId.eq(team.clone()))
-                        .filter(team_member::Column::Member.eq(member.clone()))
-                        .one(db)
-                        .await
-                        .map_err(ApiError::internal)?
-                        .is_some();
-                    if !exists {
-                        team_member::ActiveModel {
-                            team_id: Set(team.clone()),
-                            member: Set(member.clone()),
-                        }
-                        .insert(db)
-                        .await
-                        .map_err(ApiError::internal)?;
-                    }
-                    self.sync_member(&member).await
-                }
-                .await;
-                self.announce().await;
-                let _ = reply.send(r);
-            }
-            TeamMsg::RemoveMember(member, reply) => {
-                let r = async {
-                    team_member::Entity::delete_many()
-                        .filter(team_member::Column::TeamId.eq(team.clone()))
-                        .filter(team_member::Column::Member.eq(member.clone()))
-                        .exec(db)
-                        .await
-                        .map_err(ApiError::internal)?;
-                    self.sync_member(&member).await
-                }
-                .await;
-                self.announce().await;
-                let _ = reply.send(r);
-            }
+        let (r, reply) = match msg {
+            TeamMsg::AssignRole(a, reply) => (self.assign_role(a).await, reply),
+            TeamMsg::RemoveRole(id, reply) => (self.remove_role(id).await, reply),
+            TeamMsg::AddMember(m, reply) => (self.add_member(m).await, reply),
+            TeamMsg::RemoveMember(m, reply) => (self.remove_member(m).await, reply),
+        };
+        self.announce().await;
+        let _ = reply.send(r);
+    }
+
+    async fn assign_role(&self, a: policies::Assignment) -> Result<(), ApiError> {
+        policies::check(&a).map_err(|m| ApiError::field(Code::Validation, "input", m))?;
+        team_role::ActiveModel {
+            id: Set(Uuid::new_v4().to_string()),
+            team_id: Set(self.id.to_string()),
+            resource_type: Set(a.resource_type),
+            role: Set(a.role),
+            scope: Set(a.scope),
         }
+        .insert(&self.shared.db)
+        .await
+        .map_err(ApiError::internal)?;
+        self.sync_roles().await
+    }
+
+    async fn remove_role(&self, role_id: String) -> Result<(), ApiError> {
+        team_role::Entity::delete_many()
+            .filter(team_role::Column::Id.eq(role_id))
+            .filter(team_role::Column::TeamId.eq(self.id.to_string()))
+            .exec(&self.shared.db)
+            .await
+            .map_err(ApiError::internal)?;
+        self.sync_roles().await
+    }
+
+    async fn add_member(&self, member: String) -> Result<(), ApiError> {
+        let db = &self.shared.db;
+        let exists = team_member::Entity::find()
+            .filter(team_member::Column::TeamId.eq(self.id.to_string()))
+            .filter(team_member::Column::Member.eq(member.clone()))
+            .one(db)
+            .await
+            .map_err(ApiError::internal)?
+            .is_some();
+        if !exists {
+            team_member::ActiveModel {
+                team_id: Set(self.id.to_string()),
+                member: Set(member.clone()),
+            }
+            .insert(db)
+            .await
+            .map_err(ApiError::internal)?;
+        }
+        self.sync_member(&member).await
+    }
+
+    async fn remove_member(&self, member: String) -> Result<(), ApiError> {
+        team_member::Entity::delete_many()
+            .filter(team_member::Column::TeamId.eq(self.id.to_string()))
+            .filter(team_member::Column::Member.eq(member.clone()))
+            .exec(&self.shared.db)
+            .await
+            .map_err(ApiError::internal)?;
+        self.sync_member(&member).await
     }
 }
 

@@ -1,6 +1,5 @@
 //! Fine-grained GraphQL cases through `schema.execute` on an in-memory SQLite.
 
-use platform::actor::{Planes, Shared};
 use serde_json::{Value, json};
 
 async fn schema() -> (platform::api::PorticoSchema, platform::auth::Caller) {
@@ -15,16 +14,10 @@ async fn schema() -> (platform::api::PorticoSchema, platform::auth::Caller) {
     )
     .await
     .expect("bootstrap");
-    let certs = platform::cluster::Certs::load(&db).await.expect("certs");
-    let access = platform::auth::Access::new().await.expect("access");
-    let shared = Shared::new(db, certs, access);
-    platform::auth::reload(&shared).await.expect("reload");
+    let (shared, planes) = platform::server::assemble(db).await.expect("platform");
     let caller = platform::auth::resolve(&shared, "owner-token", None)
         .await
         .expect("the owner's token");
-    let (planes, _) = ractor::Actor::spawn(None, Planes, shared.clone())
-        .await
-        .expect("supervisor");
     (platform::api::schema(shared, planes), caller)
 }
 
