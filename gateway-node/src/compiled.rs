@@ -116,10 +116,7 @@ pub async fn compile(
     let router = match Router::new(&active) {
         Ok(r) => Some(r),
         Err(es) => {
-            errors.extend(es.into_iter().map(|e| InvalidField {
-                path: e.path,
-                message: e.message,
-            }));
+            errors.extend(es.into_iter().map(|e| InvalidField::new(e.path, e.message)));
             None
         }
     };
@@ -180,10 +177,10 @@ pub async fn compile(
             match shared_client_config(s.tls_verify.unwrap_or(false), &ca_pems, h2) {
                 Ok(c) => Some(c),
                 Err(m) => {
-                    errors.push(InvalidField {
-                        path: format!("{}.ca_certificates", s.source),
-                        message: m,
-                    });
+                    errors.push(InvalidField::new(
+                        format!("{}.ca_certificates", s.source),
+                        m,
+                    ));
                     None
                 }
             }
@@ -232,20 +229,14 @@ pub async fn compile(
 pub fn check(config: &Config) -> Vec<InvalidField> {
     let mut errors = Vec::new();
     if let Err(es) = Router::new(&config.routes) {
-        errors.extend(es.into_iter().map(|e| InvalidField {
-            path: e.path,
-            message: e.message,
-        }));
+        errors.extend(es.into_iter().map(|e| InvalidField::new(e.path, e.message)));
     }
     if let Err(es) = CertStore::build(config) {
         errors.extend(es);
     }
     for c in &config.ca_certificates {
         if let Err(m) = parse_certs(&c.cert) {
-            errors.push(InvalidField {
-                path: format!("{}.cert", c.source),
-                message: m,
-            });
+            errors.push(InvalidField::new(format!("{}.cert", c.source), m));
         }
     }
     errors

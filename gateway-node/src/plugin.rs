@@ -409,10 +409,7 @@ impl Chains {
                 Ok(h) => {
                     handlers.insert(p.id, h);
                 }
-                Err(m) => errors.push(InvalidField {
-                    path: format!("{}.config", p.source),
-                    message: m,
-                }),
+                Err(m) => errors.push(InvalidField::new(format!("{}.config", p.source), m)),
             }
         }
         if !errors.is_empty() {

@@ -9,7 +9,6 @@ use arc_swap::ArcSwap;
 use graphql_schema::Config;
 use graphql_schema::InvalidField;
 use rustls::pki_types::PrivateKeyDer;
-use rustls::pki_types::pem::PemObject;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
@@ -102,19 +101,14 @@ fn certified_key(
     cf: &str,
     kf: &str,
 ) -> Result<Arc<CertifiedKey>, InvalidField> {
-    let err = |f: &str, m: String| InvalidField {
-        path: format!("{source}.{f}"),
-        message: m,
-    };
-    let chain = crate::upstream::tls::parse_certs(cert).map_err(|m| err(cf, m))?;
-    let key = PrivateKeyDer::from_pem_slice(key.as_bytes())
-        .map_err(|e| err(kf, format!("invalid PEM private key: {e}")))?;
-    let signer = rustls::crypto::ring::sign::any_supported_type(&key)
-        .map_err(|e| err(kf, format!("unsupported private key: {e}")))?;
-    let ck = CertifiedKey::new(chain, signer);
-    ck.keys_match()
-        .map_err(|e| err(kf, format!("does not match the certificate: {e}")))?;
-    Ok(Arc::new(ck))
+    use graphql_schema::tls::InvalidPair;
+    graphql_schema::tls::certified_key(cert, key).map_err(|e| {
+        let (f, message) = match e {
+            InvalidPair::Cert(m) => (cf, m),
+            InvalidPair::Key(m) => (kf, m),
+        };
+        InvalidField::new(format!("{source}.{f}"), message)
+    })
 }
 
 /// The rustls resolver: looks in the current config's store, else the default.

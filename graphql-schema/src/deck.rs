@@ -64,10 +64,7 @@ const LATER_KEYS: &[&str] = &[
 /// Parses JSON or YAML text into a tree; syntax errors carry line and column.
 pub fn parse_text(text: &str) -> Result<Value, InvalidConfig> {
     let err = |m: String| InvalidConfig {
-        errors: vec![InvalidField {
-            path: String::new(),
-            message: m,
-        }],
+        errors: vec![InvalidField::new(String::new(), m)],
     };
     let trimmed = text.trim_start();
     if trimmed.is_empty() {
@@ -572,7 +569,7 @@ impl Builder {
     ) -> bool {
         match self.seen.get(&(kind, key.clone())) {
             Some(first) => {
-                errors.add(
+                errors.duplicate(
                     path.field(field),
                     format!("duplicate {kind} {field} '{key}' (first defined at {first})"),
                 );

@@ -9,6 +9,36 @@ pub struct InvalidField {
     /// decK-style path: `services[0].routes[1].paths[0]`; empty for the whole file.
     pub path: String,
     pub message: String,
+    /// What kind of problem: most are invalid values; a second entity with the
+    /// same unique key is a conflict.
+    #[serde(skip_serializing_if = "Problem::is_invalid")]
+    pub problem: Problem,
+}
+
+/// The kind of a config problem.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Problem {
+    #[default]
+    Invalid,
+    /// Another entity has the same unique name, key or id.
+    Duplicate,
+}
+
+impl Problem {
+    fn is_invalid(&self) -> bool {
+        *self == Problem::Invalid
+    }
+}
+
+impl InvalidField {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> InvalidField {
+        InvalidField {
+            path: path.into(),
+            message: message.into(),
+            problem: Problem::Invalid,
+        }
+    }
 }
 
 impl fmt::Display for InvalidField {
@@ -47,9 +77,14 @@ pub struct Errors {
 
 impl Errors {
     pub fn add(&mut self, path: impl fmt::Display, message: impl Into<String>) {
+        self.list.push(InvalidField::new(path.to_string(), message));
+    }
+
+    /// A second entity with a key that must be unique.
+    pub fn duplicate(&mut self, path: impl fmt::Display, message: impl Into<String>) {
         self.list.push(InvalidField {
-            path: path.to_string(),
-            message: message.into(),
+            problem: Problem::Duplicate,
+            ..InvalidField::new(path.to_string(), message)
         });
     }
 

@@ -64,6 +64,10 @@ pub fn read_entity<T: DeserializeOwned>(
     };
     let known = struct_fields::<T>();
     let mut clean = serde_json::Map::new();
+    check_strings(value, path, errors);
+    if let Some(tags) = map.get("tags") {
+        check_tags(tags, &path.field("tags"), errors);
+    }
     for (k, v) in map {
         if known.contains(&k.as_str()) {
             clean.insert(k.clone(), v.clone());
@@ -96,6 +100,68 @@ pub fn read_value<T: DeserializeOwned>(
             }
             errors.add(p, clean_serde_message(&e.into_inner().to_string()));
             None
+        }
+    }
+}
+
+/// The longest string any entity field may hold (a PEM chain, a template, a
+/// termination body all fit).
+pub const MAX_STRING_BYTES: usize = 256 * 1024;
+/// How many tags an entity may carry, and how long each may be.
+pub const MAX_TAGS: usize = 64;
+pub const MAX_TAG_CHARS: usize = 128;
+
+/// Every string anywhere in `v` is at most [`MAX_STRING_BYTES`] long.
+fn check_strings(v: &Value, path: &Path, errors: &mut Errors) {
+    match v {
+        Value::String(s) if s.len() > MAX_STRING_BYTES => errors.add(
+            path,
+            format!("length must be at most {MAX_STRING_BYTES} bytes"),
+        ),
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                check_strings(x, &path.index(i), errors);
+            }
+        }
+        Value::Object(m) => {
+            for (k, x) in m {
+                check_strings(x, &path.field(k), errors);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Kong's tag rule (printable ASCII except `,` and `/`, or non-ASCII UTF-8; no
+/// control characters), plus bounds on their number and length.
+fn check_tags(tags: &Value, path: &Path, errors: &mut Errors) {
+    let Value::Array(list) = tags else {
+        return; // the typed read reports the wrong type
+    };
+    if list.len() > MAX_TAGS {
+        errors.add(path, format!("at most {MAX_TAGS} tags"));
+    }
+    for (i, t) in list.iter().enumerate() {
+        let Some(t) = t.as_str() else { continue };
+        let ok = !t.is_empty()
+            && t.chars().all(|c| {
+                c == ' '
+                    || (c.is_ascii_graphic() && c != ',' && c != '/')
+                    || !c.is_ascii() && !c.is_control()
+            });
+        if !ok {
+            errors.add(
+                path.index(i),
+                format!(
+                    "invalid tag '{}': expected printable ascii (except `,` and `/`) or valid utf-8 sequences",
+                    t.escape_debug()
+                ),
+            );
+        } else if t.chars().count() > MAX_TAG_CHARS {
+            errors.add(
+                path.index(i),
+                format!("length must be at most {MAX_TAG_CHARS} characters"),
+            );
         }
     }
 }
@@ -157,6 +223,27 @@ mod tests {
             msgs.iter()
                 .any(|m| m.starts_with("things[3].a: invalid type")),
             "{msgs:?}"
+        );
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Tagged {
+        tags: Option<Vec<String>>,
+        text: Option<String>,
+    }
+
+    #[test]
+    fn tags_follow_kong_and_strings_are_bounded() {
+        let v = serde_json::json!({"tags": ["ok tag", "a,b", "x/y", "bell\u{7}", "", "ünï"], "text": "x".repeat(MAX_STRING_BYTES + 1)});
+        let mut e = Errors::default();
+        let _: Option<Tagged> = read_entity(&v, &Path::root().field("s"), &[], &mut e);
+        let paths: Vec<&str> = e.list.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            vec!["s.text", "s.tags[1]", "s.tags[2]", "s.tags[3]", "s.tags[4]"],
+            "{:?}",
+            e.list
         );
     }
 

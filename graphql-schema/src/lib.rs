@@ -9,7 +9,8 @@ pub mod error;
 pub mod fields;
 pub mod plugin_config;
 pub mod sync;
+pub mod tls;
 
 pub use config::{Config, EntityCounts};
 pub use deck::{Loaded, load_str};
-pub use error::{InvalidConfig, InvalidField};
+pub use error::{InvalidConfig, InvalidField, Problem};

@@ -46,10 +46,10 @@ pub fn keys(
         let algorithm = match s.algorithm.parse::<Algorithm>() {
             Ok(a) => a,
             Err(e) => {
-                errors.push(graphql_schema::InvalidField {
-                    path: format!("{}.algorithm", s.source),
-                    message: e.to_string(),
-                });
+                errors.push(graphql_schema::InvalidField::new(
+                    format!("{}.algorithm", s.source),
+                    e.to_string(),
+                ));
                 continue;
             }
         };
@@ -65,10 +65,10 @@ pub fn keys(
         let public = match public {
             Ok(p) => p,
             Err(e) => {
-                errors.push(graphql_schema::InvalidField {
-                    path: format!("{}.rsa_public_key", s.source),
-                    message: format!("invalid public key: {e}"),
-                });
+                errors.push(graphql_schema::InvalidField::new(
+                    format!("{}.rsa_public_key", s.source),
+                    format!("invalid public key: {e}"),
+                ));
                 continue;
             }
         };

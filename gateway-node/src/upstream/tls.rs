@@ -94,13 +94,4 @@ pub fn client_config(
     Arc::new(cfg)
 }
 
-/// Parses every certificate in a PEM text.
-pub fn parse_certs(pem: &str) -> Result<Vec<CertificateDer<'static>>, String> {
-    use rustls::pki_types::pem::PemObject;
-    let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(pem.as_bytes()).collect();
-    match certs {
-        Ok(c) if c.is_empty() => Err("no certificate found in PEM data".into()),
-        Ok(c) => Ok(c),
-        Err(e) => Err(format!("invalid PEM certificate: {e}")),
-    }
-}
+pub use graphql_schema::tls::parse_certs;

@@ -179,14 +179,37 @@ fn type_errors_have_nested_paths() {
     );
 }
 
+/// A self-signed certificate and its key (PEM), for `name`.
+fn self_signed(name: &str) -> (String, String) {
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = rcgen::CertificateParams::new(vec![name.to_string()])
+        .expect("params")
+        .self_signed(&key)
+        .expect("cert");
+    (cert.pem(), key.serialize_pem())
+}
+
+/// A YAML block scalar holding `pem`, indented for a field at `indent`.
+fn block(pem: &str, indent: usize) -> String {
+    let pad = " ".repeat(indent + 2);
+    let lines: Vec<String> = pem.lines().map(|l| format!("{pad}{l}")).collect();
+    format!("|\n{}", lines.join("\n"))
+}
+
 #[test]
 fn certificates_and_snis() {
-    let text = "_format_version: '3.0'\ncertificates:\n- cert: '-----BEGIN CERTIFICATE-----x'\n  key: '-----BEGIN PRIVATE KEY-----x'\n  snis:\n  - name: a.example.com\n  - '*.example.com'\n- cert: nope\n  key: '-----BEGIN PRIVATE KEY-----x'\n  snis: [{name: a.example.com}]\n";
-    let e = errs(text);
-    has(
-        &e,
-        "certificates[1].cert: invalid certificate: expected PEM data",
+    let (c, k) = self_signed("a.example.com");
+    let (_, other_key) = self_signed("b.example.com");
+    let text = format!(
+        "_format_version: '3.0'\ncertificates:\n- cert: {}\n  key: {}\n  snis:\n  - name: a.example.com\n  - '*.example.com'\n- cert: nope\n  key: '-----BEGIN PRIVATE KEY-----x'\n  snis: [{{name: b.example.com}}]\n- cert: {}\n  key: {}\n",
+        block(&c, 2),
+        block(&k, 2),
+        block(&c, 2),
+        block(&other_key, 2),
     );
+    let e = errs(&text);
+    has(&e, "certificates[1].cert: invalid certificate");
+    has(&e, "certificates[2].key: certificate does not match key");
     let ok = text.split("- cert: nope").next().unwrap_or_default();
     let l = load_str(ok).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(l.config.snis.len(), 2);

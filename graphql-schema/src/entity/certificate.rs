@@ -1,6 +1,7 @@
 //! Certificates (with their SNIs) that the proxy serves, and CA certificates that
-//! services verify upstream TLS against. Key material stays opaque here; the node
-//! parses it when it compiles the config and reports problems with the same paths.
+//! services verify upstream TLS against. Certificates and keys are parsed here with
+//! the node's own TLS code ([`crate::tls`]), so nothing a node cannot serve is
+//! ever accepted.
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -63,26 +64,36 @@ pub struct Sni {
     pub source: String,
 }
 
-fn check_pem(
-    v: &Option<String>,
-    what: &str,
-    marker: &str,
-    path: Path,
-    errors: &mut Errors,
-) -> String {
+/// A required PEM field: present and not empty.
+fn required(v: &Option<String>, path: Path, errors: &mut Errors) -> Option<String> {
     match v {
         None => {
             errors.add(path, "required field missing");
-            String::new()
+            None
         }
-        Some(s) if !s.contains(marker) => {
-            errors.add(
-                path,
-                format!("invalid {what}: expected PEM data ({marker})"),
-            );
-            s.clone()
+        Some(s) => Some(s.clone()),
+    }
+}
+
+/// Parses one certificate/key pair the way the node will serve it; problems go to
+/// the field they are about.
+fn check_pair(
+    cert: &str,
+    key: &str,
+    path: &Path,
+    (cf, kf): (&str, &str),
+    errors: &mut Errors,
+) -> Option<rustls::SignatureAlgorithm> {
+    match crate::tls::certified_key(cert, key) {
+        Ok(ck) => Some(crate::tls::key_family(&ck)),
+        Err(crate::tls::InvalidPair::Cert(m)) => {
+            errors.add(path.field(cf), m);
+            None
         }
-        Some(s) => s.clone(),
+        Err(crate::tls::InvalidPair::Key(m)) => {
+            errors.add(path.field(kf), m);
+            None
+        }
     }
 }
 
@@ -90,29 +101,34 @@ impl CertificateConfig {
     pub fn validate(&self, index: usize, path: &Path, errors: &mut Errors) -> Option<Certificate> {
         let before = errors.list.len();
         let id = parse_id(&self.id, path, errors);
-        let cert = check_pem(
-            &self.cert,
-            "certificate",
-            "-----BEGIN CERTIFICATE-----",
-            path.field("cert"),
-            errors,
-        );
-        let key = check_pem(
-            &self.key,
-            "key",
-            "PRIVATE KEY-----",
-            path.field("key"),
-            errors,
-        );
-        if self.cert_alt.is_some() != self.key_alt.is_some() {
-            errors.add(
+        let cert = required(&self.cert, path.field("cert"), errors);
+        let key = required(&self.key, path.field("key"), errors);
+        let main = match (&cert, &key) {
+            (Some(c), Some(k)) => check_pair(c, k, path, ("cert", "key"), errors),
+            _ => None,
+        };
+        match (&self.cert_alt, &self.key_alt) {
+            (Some(c), Some(k)) => {
+                let alt = check_pair(c, k, path, ("cert_alt", "key_alt"), errors);
+                if let (Some(m), Some(a)) = (main, alt)
+                    && m == a
+                {
+                    errors.add(
+                        path.field("cert_alt"),
+                        "certificate and alternative certificate need to have different type (e.g. RSA and ECDSA), the provided certificates were both of the same type",
+                    );
+                }
+            }
+            (None, None) => {}
+            _ => errors.add(
                 path.field("cert_alt"),
                 "all or none of these fields must be set: 'cert_alt', 'key_alt'",
-            );
+            ),
         }
         if errors.list.len() > before {
             return None;
         }
+        let (cert, key) = (cert?, key?);
         Some(Certificate {
             id: id.unwrap_or_else(|| {
                 derive_id("certificate", &format!("#{index}:{}", short_digest(&cert)))
@@ -198,13 +214,10 @@ impl CaCertificateConfig {
     ) -> Option<CaCertificate> {
         let before = errors.list.len();
         let id = parse_id(&self.id, path, errors);
-        let cert = check_pem(
-            &self.cert,
-            "certificate",
-            "-----BEGIN CERTIFICATE-----",
-            path.field("cert"),
-            errors,
-        );
+        let cert = required(&self.cert, path.field("cert"), errors)?;
+        if let Err(m) = crate::tls::check_ca(&cert) {
+            errors.add(path.field("cert"), m);
+        }
         if errors.list.len() > before {
             return None;
         }
