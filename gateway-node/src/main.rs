@@ -99,6 +99,12 @@ struct Cli {
     #[arg(long = "label", value_name = "KEY=VALUE")]
     labels: Vec<String>,
 
+    /// The plugins this node runs, as Kong's `plugins` setting: `bundled` (all),
+    /// `off`, or comma-separated names. A config using another one is refused
+    /// (and, in hybrid mode, reported to the platform).
+    #[arg(long = "plugins", env = "PORTICO_PLUGINS", default_value = "bundled")]
+    plugins: String,
+
     /// Proxy worker threads, each with its own single-threaded runtime (default: one
     /// per core).
     #[arg(long = "worker-threads", env = "PORTICO_WORKER_THREADS")]
@@ -216,6 +222,8 @@ fn validate(file: &std::path::Path) -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let node = Node::new(cli.config.clone())?;
+    node.set_plugins(&cli.plugins)
+        .map_err(|e| anyhow::anyhow!(e))?;
     let mut plain = cli.proxy_listen.clone();
     let mut tls = cli.proxy_listen_tls.clone();
     if plain.is_empty() && tls.is_empty() {

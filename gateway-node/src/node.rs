@@ -26,6 +26,9 @@ pub struct Node {
     pub warnings: Mutex<Vec<String>>,
     /// The sync client's state, in hybrid mode.
     pub sync: Mutex<Option<crate::sync::SyncStatus>>,
+    /// The plugins this node runs (`--plugins`; Kong's `plugins` setting): `None`
+    /// for every bundled one.
+    enabled_plugins: std::sync::RwLock<Option<std::collections::BTreeSet<String>>>,
     reload_lock: tokio::sync::Mutex<()>,
 }
 
@@ -44,8 +47,60 @@ impl Node {
             last_errors: Mutex::new(Vec::new()),
             warnings: Mutex::new(Vec::new()),
             sync: Mutex::new(None),
+            enabled_plugins: std::sync::RwLock::new(None),
             reload_lock: tokio::sync::Mutex::new(()),
         }))
+    }
+
+    /// Sets the plugins this node runs from Kong's `plugins` syntax: `bundled`
+    /// (every plugin Portico ships), `off` (none), or names, comma-separated
+    /// (`bundled` may be one of them).
+    pub fn set_plugins(&self, spec: &str) -> Result<(), String> {
+        let mut set = std::collections::BTreeSet::new();
+        let mut bundled = false;
+        for name in spec.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match name {
+                "bundled" => bundled = true,
+                "off" => {}
+                n if graphql_schema::plugin_config::info(n).is_some() => {
+                    set.insert(n.to_string());
+                }
+                n => return Err(format!("--plugins: unknown plugin '{n}'")),
+            }
+        }
+        if let Ok(mut p) = self.enabled_plugins.write() {
+            *p = (!bundled).then_some(set);
+        }
+        Ok(())
+    }
+
+    /// The names of the plugins this node runs.
+    pub fn plugins(&self) -> Vec<String> {
+        match self.enabled_plugins.read().ok().and_then(|p| p.clone()) {
+            Some(set) => set.into_iter().collect(),
+            None => graphql_schema::plugin_config::PLUGINS
+                .iter()
+                .map(|p| p.name.to_string())
+                .collect(),
+        }
+    }
+
+    /// Plugins of `config` this node does not run, as errors at their names.
+    fn disabled_plugins(&self, config: &graphql_schema::Config) -> Vec<String> {
+        let Some(set) = self.enabled_plugins.read().ok().and_then(|p| p.clone()) else {
+            return Vec::new();
+        };
+        config
+            .plugins
+            .iter()
+            .filter(|p| !set.contains(&p.name))
+            .map(|p| {
+                format!(
+                    "{}.name: plugin '{}' is not enabled on this node; add it to its --plugins",
+                    p.source, p.name
+                )
+            })
+            .collect()
     }
 
     /// Loads the config file and swaps it in. On error the old config stays.
@@ -100,6 +155,10 @@ impl Node {
         config: &graphql_schema::Config,
         source: &str,
     ) -> Result<(), Vec<String>> {
+        let disabled = self.disabled_plugins(config);
+        if !disabled.is_empty() {
+            return Err(disabled);
+        }
         let current = self.proxy.config.load_full();
         if current.as_ref().is_some_and(|c| c.hash == config.hash()) {
             return Ok(());

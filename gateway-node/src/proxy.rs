@@ -662,6 +662,13 @@ impl Proxy {
                     crate::plugins::request_size_limiting::TOO_LARGE,
                 );
             }
+            Err(_)
+                if watch
+                    .as_ref()
+                    .is_some_and(|w| w.client_error.load(Ordering::Relaxed)) =>
+            {
+                return error_response(StatusCode::BAD_REQUEST, "Bad request");
+            }
             Err(e) => {
                 svc.balancer.report_passive(target_idx, Outcome::TcpFailure);
                 tracing::warn!(target = %target.target(), "upstream request failed: {e}");
@@ -903,6 +910,9 @@ struct BodyWatch {
     /// 0 waiting for the client, 1 waiting for the upstream to take a chunk, 2 done.
     phase: std::sync::atomic::AtomicU8,
     since_ms: AtomicU64,
+    /// The client's body failed (e.g. malformed chunked encoding): the request
+    /// is the client's fault, answered 400, not the upstream's.
+    client_error: std::sync::atomic::AtomicBool,
 }
 
 const WAIT_CLIENT: u8 = 0;
@@ -915,6 +925,7 @@ impl BodyWatch {
             base: Instant::now(),
             phase: std::sync::atomic::AtomicU8::new(WAIT_CLIENT),
             since_ms: AtomicU64::new(0),
+            client_error: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -1011,7 +1022,10 @@ impl Body for RequestBody {
                 });
                 Poll::Ready(Some(Ok(f)))
             }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Box::new(e)))),
+            Poll::Ready(Some(Err(e))) => {
+                this.watch.client_error.store(true, Ordering::Relaxed);
+                Poll::Ready(Some(Err(Box::new(e))))
+            }
             Poll::Ready(None) => {
                 this.watch.set(BODY_DONE);
                 Poll::Ready(None)

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use graphql_schema::sync::{NodeState, NodeUpdate};
+use graphql_schema::sync::{ApplyError, NodeReport, NodeState, NodeUpdate, RefusedConfig};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -42,6 +42,8 @@ pub struct SyncStatus {
     pub last_error: Option<String>,
     pub reconnects: u64,
     pub applied: u64,
+    /// The newest config version received but not installed, and why.
+    pub refused: Option<RefusedConfig>,
 }
 
 const CACHE_FILE: &str = "config-cache.json";
@@ -54,6 +56,8 @@ pub async fn start(node: Arc<Node>, opts: SyncOptions) -> anyhow::Result<()> {
             opts.cache_dir.display()
         )
     })?;
+    // the cache holds the config's secrets (certificate keys, JWT secrets)
+    private(&opts.cache_dir, 0o700)?;
     let node_id = node_id(&opts.cache_dir)?;
     let tls = Arc::new(client_tls(&opts)?);
     let mut state = NodeState::default();
@@ -85,7 +89,11 @@ pub async fn start(node: Arc<Node>, opts: SyncOptions) -> anyhow::Result<()> {
         s.config_version = state.version;
         s.config_hash = state.hash.clone();
     });
-    tokio::spawn(run(node, opts, tls, node_id, state));
+    let st = SyncState {
+        installed: state,
+        ..SyncState::default()
+    };
+    tokio::spawn(run(node, opts, tls, node_id, st));
     Ok(())
 }
 
@@ -100,7 +108,7 @@ async fn run(
     opts: SyncOptions,
     tls: Arc<rustls::ClientConfig>,
     node_id: Uuid,
-    mut state: NodeState,
+    mut state: SyncState,
 ) {
     let mut backoff = Duration::from_millis(100);
     loop {
@@ -180,14 +188,42 @@ fn read_cache(dir: &Path) -> anyhow::Result<Option<NodeState>> {
     }
 }
 
-/// Writes the cache atomically: a temp file, fsync, rename.
+/// Sets the mode of a file or directory.
+fn private(path: &Path, mode: u32) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| anyhow::anyhow!("cannot restrict {}: {e}", path.display()))
+}
+
+/// Writes the cache atomically (a temp file, fsync, rename), readable by its
+/// owner only: it holds hashes of credentials, and the keys the node serves with.
 fn write_cache(dir: &Path, st: &NodeState) -> std::io::Result<()> {
     use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let tmp = dir.join(format!("{CACHE_FILE}.tmp"));
-    let mut f = std::fs::File::create(&tmp)?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
     f.write_all(&serde_json::to_vec(st).map_err(std::io::Error::other)?)?;
     f.sync_all()?;
     std::fs::rename(&tmp, dir.join(CACHE_FILE))
+}
+
+/// Records a config the node cannot install: it keeps serving what it has, keeps
+/// the platform's state to apply later updates to, and reports the reason.
+fn refuse(node: &Node, st: &mut SyncState, next: NodeState, reason: String) {
+    tracing::error!(version = next.version, "config refused: {reason}");
+    let refused = RefusedConfig {
+        version: next.version,
+        reason,
+    };
+    st.pending = Some(next);
+    st.refused = Some(refused.clone());
+    set_status(node, |s| s.refused = Some(refused));
 }
 
 fn hostname() -> String {
@@ -199,15 +235,41 @@ fn hostname() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-fn report(node_id: Uuid, st: &NodeState, labels: &serde_json::Map<String, Value>) -> Value {
-    json!({
-        "node_id": node_id,
-        "hostname": hostname(),
-        "version": env!("CARGO_PKG_VERSION"),
-        "config_version": st.version,
-        "config_hash": st.hash,
-        "labels": labels,
+fn report(
+    node: &Node,
+    node_id: Uuid,
+    st: &SyncState,
+    labels: &serde_json::Map<String, Value>,
+) -> Value {
+    serde_json::to_value(NodeReport {
+        node_id,
+        hostname: hostname(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        config_version: st.installed.version,
+        config_hash: st.installed.hash.clone(),
+        labels: labels.clone(),
+        plugins: node.plugins(),
+        refused: st.refused.clone(),
     })
+    .unwrap_or_default()
+}
+
+/// The sync client's config state.
+#[derive(Default)]
+struct SyncState {
+    /// What the node serves (and caches).
+    installed: NodeState,
+    /// The platform's newer state the node could not install; later updates
+    /// apply on top of it.
+    pending: Option<NodeState>,
+    refused: Option<RefusedConfig>,
+}
+
+impl SyncState {
+    /// The state updates apply to.
+    fn base(&self) -> &NodeState {
+        self.pending.as_ref().unwrap_or(&self.installed)
+    }
 }
 
 const SUBSCRIBE: &str = "subscription($v: Int!) { configUpdates(sinceVersion: $v) }";
@@ -219,7 +281,7 @@ async fn session(
     opts: &SyncOptions,
     tls: &Arc<rustls::ClientConfig>,
     node_id: Uuid,
-    state: &mut NodeState,
+    state: &mut SyncState,
 ) -> Result<(), String> {
     let uri: http::Uri = opts
         .url
@@ -257,7 +319,7 @@ async fn session(
     .map_err(|e| format!("WebSocket handshake: {e}"))?;
     let send = |v: Value| Message::text(v.to_string());
     ws.send(send(
-        json!({"type": "connection_init", "payload": report(node_id, state, &opts.labels)}),
+        json!({"type": "connection_init", "payload": report(node, node_id, state, &opts.labels)}),
     ))
     .await
     .map_err(|e| e.to_string())?;
@@ -288,10 +350,10 @@ async fn session(
         json!({"id": format!("sync-{sub}"), "type": "subscribe",
                "payload": {"query": SUBSCRIBE, "variables": {"v": since}}})
     };
-    let since = if state.hash.is_empty() {
+    let since = if state.base().hash.is_empty() {
         -1
     } else {
-        state.version
+        state.base().version
     };
     ws.send(send(subscribe(sub, since)))
         .await
@@ -308,7 +370,7 @@ async fn session(
             _ = hb.tick() => {
                 hb_n += 1;
                 ws.send(send(json!({"id": format!("hb-{hb_n}"), "type": "subscribe",
-                    "payload": {"query": HEARTBEAT, "variables": {"r": report(node_id, state, &opts.labels)}}})))
+                    "payload": {"query": HEARTBEAT, "variables": {"r": report(node, node_id, state, &opts.labels)}}})))
                     .await.map_err(|e| e.to_string())?;
             }
             m = ws.next() => {
@@ -332,27 +394,36 @@ async fn session(
                             Ok(u) => u,
                             Err(e) => return Err(format!("unreadable update: {e}: {}", v["payload"])),
                         };
-                        match state.apply(&u) {
-                            Ok((next, config)) => {
-                                if let Err(es) = node.install(&config, "platform").await {
-                                    // the platform validated it; a node-side refusal
-                                    // (e.g. a certificate this build cannot load) keeps
-                                    // the old config serving
-                                    tracing::error!(version = u.version, "config refused: {}", es.join("; "));
-                                    return Err("config refused by the node".into());
+                        match state.base().apply(&u) {
+                            Ok((next, config)) => match node.install(&config, "platform").await {
+                                Ok(()) => {
+                                    if let Err(e) = write_cache(&opts.cache_dir, &next) {
+                                        tracing::error!("cannot write the config cache: {e}");
+                                    }
+                                    state.installed = next;
+                                    state.pending = None;
+                                    state.refused = None;
+                                    set_status(node, |s| {
+                                        s.config_version = state.installed.version;
+                                        s.config_hash = state.installed.hash.clone();
+                                        s.applied += 1;
+                                        s.refused = None;
+                                    });
+                                    hb.reset_immediately();
                                 }
-                                if let Err(e) = write_cache(&opts.cache_dir, &next) {
-                                    tracing::error!("cannot write the config cache: {e}");
+                                Err(es) => {
+                                    // valid for the platform, refused here (e.g. a
+                                    // plugin this node does not run): the old config
+                                    // keeps serving, and the platform hears why
+                                    refuse(node, state, next, es.join("; "));
+                                    hb.reset_immediately();
                                 }
-                                *state = next;
-                                set_status(node, |s| {
-                                    s.config_version = state.version;
-                                    s.config_hash = state.hash.clone();
-                                    s.applied += 1;
-                                });
+                            },
+                            Err(ApplyError::Invalid { state: next, reason }) => {
+                                refuse(node, state, next, reason);
                                 hb.reset_immediately();
                             }
-                            Err(e) => {
+                            Err(ApplyError::OutOfStep(e)) => {
                                 // out of step: ask for a snapshot
                                 tracing::warn!("{e}; asking for a snapshot");
                                 ws.send(send(json!({"id": format!("sync-{sub}"), "type": "complete"})))

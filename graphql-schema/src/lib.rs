@@ -8,6 +8,7 @@ pub mod entity;
 pub mod error;
 pub mod fields;
 pub mod plugin_config;
+pub mod secrets;
 pub mod sync;
 pub mod tls;
 

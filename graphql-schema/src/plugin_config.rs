@@ -29,11 +29,14 @@ pub trait CheckConfig {
     fn check(&self, _path: &Path, _errors: &mut Errors) {}
 }
 
-/// Name and execution priority (Kong's numbers: higher runs first).
+/// Name, execution priority (Kong's numbers: higher runs first) and the config
+/// fields that are secrets (the ones Kong marks `encrypted`: write-only, sealed at
+/// rest), as dotted paths inside `config`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PluginInfo {
     pub name: &'static str,
     pub priority: i32,
+    pub secrets: &'static [&'static str],
 }
 
 /// Every plugin Portico runs. One line per plugin.
@@ -41,66 +44,82 @@ pub const PLUGINS: &[PluginInfo] = &[
     PluginInfo {
         name: "correlation-id",
         priority: 100_001,
+        secrets: &[],
     },
     PluginInfo {
         name: "cors",
         priority: 2000,
+        secrets: &[],
     },
     PluginInfo {
         name: "key-auth",
         priority: 1250,
+        secrets: &[],
     },
     PluginInfo {
         name: "basic-auth",
         priority: 1100,
+        secrets: &[],
     },
     PluginInfo {
         name: "jwt",
         priority: 1450,
+        secrets: &[],
     },
     PluginInfo {
         name: "ip-restriction",
         priority: 990,
+        secrets: &[],
     },
     PluginInfo {
         name: "acl",
         priority: 950,
+        secrets: &[],
     },
     PluginInfo {
         name: "request-size-limiting",
         priority: 951,
+        secrets: &[],
     },
     PluginInfo {
         name: "rate-limiting",
         priority: 910,
+        secrets: &["redis.password", "redis_password"],
     },
     PluginInfo {
         name: "request-transformer",
         priority: 801,
+        secrets: &[],
     },
     PluginInfo {
         name: "response-transformer",
         priority: 800,
+        secrets: &[],
     },
     PluginInfo {
         name: "request-termination",
         priority: 2,
+        secrets: &[],
     },
     PluginInfo {
         name: "proxy-cache",
         priority: 100,
+        secrets: &[],
     },
     PluginInfo {
         name: "prometheus",
         priority: 13,
+        secrets: &[],
     },
     PluginInfo {
         name: "http-log",
         priority: 12,
+        secrets: &["http_endpoint", "headers"],
     },
     PluginInfo {
         name: "file-log",
         priority: 9,
+        secrets: &[],
     },
 ];
 

@@ -103,13 +103,26 @@ impl Kind {
         )
     }
 
-    /// Fields that are written but never read back.
-    pub fn secret_fields(self) -> &'static [&'static str] {
+    /// The keys a decK file nests other entities under, inside this kind (never
+    /// fields of the kind itself: through the API each nested entity is created
+    /// as its own kind, and authorized as such).
+    pub fn nested_keys(self) -> &'static [&'static str] {
         match self {
-            Kind::KeyAuthCredential => &["key"],
-            Kind::BasicAuthCredential => &["password"],
-            Kind::JwtSecret => &["secret"],
-            Kind::Certificate => &["key", "key_alt"],
+            Kind::Service => &["routes", "plugins"],
+            Kind::Route => &["plugins"],
+            Kind::Upstream => &["targets"],
+            Kind::Certificate => &["snis"],
+            Kind::ConsumerGroup => &["plugins", "consumers"],
+            Kind::Consumer => &[
+                "plugins",
+                "keyauth_credentials",
+                "basicauth_credentials",
+                "jwt_secrets",
+                "acls",
+                "hmacauth_credentials",
+                "oauth2_credentials",
+                "mtls_auth_credentials",
+            ],
             _ => &[],
         }
     }
@@ -191,14 +204,9 @@ impl Record {
     }
 }
 
+/// The data without secrets (see [`crate::secrets`]).
 pub fn strip_secrets(kind: Kind, data: &Value) -> Value {
-    let mut d = data.clone();
-    if let Value::Object(m) = &mut d {
-        for f in kind.secret_fields() {
-            m.remove(*f);
-        }
-    }
-    d
+    crate::secrets::strip(kind, data)
 }
 
 /// `{"id": "..."}` or a bare id string.
@@ -354,18 +362,61 @@ pub struct NodeState {
     pub entities: Vec<SyncEntity>,
 }
 
+/// Why an update could not be applied.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ApplyError {
+    /// The update does not follow this state, or the result's hash differs from
+    /// the platform's: the node is out of step and asks for a snapshot.
+    #[error("{0}")]
+    OutOfStep(String),
+    /// The resulting config does not load on this node: the node reports why, and
+    /// keeps the entities so that later updates apply on top of them.
+    #[error("{reason}")]
+    Invalid { state: NodeState, reason: String },
+}
+
+/// A config version a node could not install, and why (reported to the platform,
+/// which shows the node as incompatible with this reason).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RefusedConfig {
+    pub version: i64,
+    pub reason: String,
+}
+
+/// What a node tells the platform about itself: on connecting and in every
+/// heartbeat.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeReport {
+    pub node_id: Uuid,
+    pub hostname: String,
+    pub version: String,
+    /// The config the node serves.
+    #[serde(default)]
+    pub config_version: i64,
+    #[serde(default)]
+    pub config_hash: String,
+    #[serde(default)]
+    pub labels: Map<String, Value>,
+    /// The plugins this node runs (its `--plugins`).
+    #[serde(default)]
+    pub plugins: Vec<String>,
+    /// The newest config the node received and could not install.
+    #[serde(default)]
+    pub refused: Option<RefusedConfig>,
+}
+
 impl NodeState {
-    /// Applies an update; the document and config it yields, or why not. The state
+    /// Applies an update; the state and config it yields, or why not. The state
     /// is left unchanged on error.
-    pub fn apply(&self, u: &NodeUpdate) -> Result<(NodeState, crate::Config), String> {
+    pub fn apply(&self, u: &NodeUpdate) -> Result<(NodeState, crate::Config), ApplyError> {
         let mut by_id: HashMap<Uuid, SyncEntity> = match &u.snapshot {
             Some(s) => s.entities.iter().map(|e| (e.id, e.clone())).collect(),
             None => {
                 if u.version != self.version + 1 {
-                    return Err(format!(
+                    return Err(ApplyError::OutOfStep(format!(
                         "update to version {} does not follow version {}",
                         u.version, self.version
-                    ));
+                    )));
                 }
                 self.entities.iter().map(|e| (e.id, e.clone())).collect()
             }
@@ -386,15 +437,25 @@ impl NodeState {
             .map(SyncEntity::into_record)
             .collect();
         let (doc, _) = document(records.iter(), true);
-        let config = crate::deck::load_value(&doc)
-            .map_err(|e| format!("the config of version {} is invalid: {e}", u.version))?
-            .config;
+        let config = match crate::deck::load_value(&doc) {
+            Ok(l) => l.config,
+            Err(e) => {
+                return Err(ApplyError::Invalid {
+                    state: NodeState {
+                        version: u.version,
+                        hash: u.hash.clone(),
+                        entities,
+                    },
+                    reason: format!("the config of version {} is invalid: {e}", u.version),
+                });
+            }
+        };
         let hash = config.hash();
         if hash != u.hash {
-            return Err(format!(
+            return Err(ApplyError::OutOfStep(format!(
                 "config hash mismatch at version {}: computed {hash}, platform says {}",
                 u.version, u.hash
-            ));
+            )));
         }
         Ok((
             NodeState {

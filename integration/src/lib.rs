@@ -445,9 +445,9 @@ pub struct EchoServer {
     pub hits: Arc<AtomicUsize>,
     pub healthy: Arc<AtomicBool>,
     pub state: Arc<EchoState>,
-    /// The certificate it serves (TLS variant).
+    /// The CA that signed the certificate it serves (TLS variant).
     pub cert_der: Option<Vec<u8>>,
-    /// The same certificate as PEM (TLS variant), e.g. for a `ca_certificates` entry.
+    /// The same CA as PEM (TLS variant), e.g. for a `ca_certificates` entry.
     pub cert_pem: Option<String>,
     task: JoinHandle<()>,
 }
@@ -461,18 +461,28 @@ impl EchoServer {
     pub async fn start_tls(name: &str, names: &[&str]) -> EchoServer {
         init_crypto();
         let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-        let ck = rcgen::generate_simple_self_signed(names).expect("rcgen");
-        let der = ck.cert.der().to_vec();
-        let key = rustls::pki_types::PrivateKeyDer::try_from(ck.signing_key.serialize_der())
-            .expect("key der");
+        // a CA of its own, and a server certificate it signed
+        let ca_key = rcgen::KeyPair::generate().expect("rcgen");
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("rcgen");
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(rcgen::DnType::CommonName, format!("{name} test CA"));
+        let ca_cert = ca.self_signed(&ca_key).expect("rcgen");
+        let issuer = rcgen::Issuer::new(ca, ca_key);
+        let key = rcgen::KeyPair::generate().expect("rcgen");
+        let leaf = rcgen::CertificateParams::new(names)
+            .expect("rcgen")
+            .signed_by(&key, &issuer)
+            .expect("rcgen");
+        let key = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).expect("key der");
         let mut cfg = rustls::ServerConfig::builder()
             .with_no_client_auth()
-            .with_single_cert(vec![ck.cert.der().clone()], key)
+            .with_single_cert(vec![leaf.der().clone()], key)
             .expect("server config");
         cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         let mut s = Self::start_inner(name, Some(Arc::new(cfg))).await;
-        s.cert_der = Some(der);
-        s.cert_pem = Some(ck.cert.pem());
+        s.cert_der = Some(ca_cert.der().to_vec());
+        s.cert_pem = Some(ca_cert.pem());
         s
     }
 

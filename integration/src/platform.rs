@@ -36,6 +36,9 @@ pub enum Db {
 
 const PG: &str = "127.0.0.1:5432";
 
+/// The secret key test platforms seal with (32 bytes, base64).
+pub const TEST_SECRET_KEY: &str = "cG9ydGljby10ZXN0LXNlY3JldC1rZXktMzItYnl0ZXM=";
+
 /// Whether PostgreSQL is reachable: skips (with a line saying so) locally, fails
 /// under CI.
 pub fn postgres_available() -> bool {
@@ -123,6 +126,9 @@ impl Platform {
         .args(extra)
         .env_remove("PORTICO_ADMIN_TOKEN")
         .env_remove("DATABASE_URL")
+        // replicas on one database share the key its secrets are sealed with
+        .env("PORTICO_SECRET_KEY", TEST_SECRET_KEY)
+        .env("PORTICO_TEST_HOOKS", "true")
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -240,6 +246,18 @@ impl Platform {
             json!({"i": {"controlPlaneId": plane, "kind": kind, "data": data}}),
         )
         .await
+    }
+
+    /// Makes a plane's actor fail (the test hook); its supervisor restarts it.
+    pub async fn crash_plane_actor(&self, plane: &str) {
+        let r = self
+            .http
+            .post(self.url(&format!("/test-hooks/crash-control-plane/{plane}")))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("the platform answers");
+        assert_eq!(r.status().as_u16(), 200, "crash hook");
     }
 
     pub async fn version(&self, plane: &str) -> i64 {

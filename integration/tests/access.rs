@@ -167,9 +167,10 @@ async fn roles_scope_what_each_user_can_do() {
         ),
         ("{ auditLog { totalCount } }", json!({})),
         ("{ users { email } }", json!({})),
+        // applyConfig is authorized entity by entity: a consumer is not theirs
         (
             "mutation($i: ApplyConfigInput!) { applyConfig(input: $i) { configVersion } }",
-            json!({"i": {"controlPlane": a, "document": {"_format_version": "3.0"}}}),
+            json!({"i": {"controlPlane": a, "document": {"_format_version": "3.0", "consumers": [{"username": "c"}]}}}),
         ),
     ] {
         let (_, r) = as_user(&p, &svc, q, v).await;

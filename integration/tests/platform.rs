@@ -448,13 +448,7 @@ async fn crashed_actor_restarts_from_the_database(db: Db) {
         json!({"name": "a", "url": "http://127.0.0.1:9"}),
     )
     .await;
-    let d = p
-        .ok(
-            "mutation($id: ID!) { crashControlPlaneActor(id: $id) }",
-            json!({"id": cp}),
-        )
-        .await;
-    assert_eq!(d["crashControlPlaneActor"], true);
+    p.crash_plane_actor(&cp).await;
     // the supervisor restarts it; the next mutation lands on version 2
     let mut ok = false;
     for _ in 0..200 {

@@ -25,7 +25,12 @@ fn bench(c: &mut Criterion) {
         )
         .await
         .expect("bootstrap");
-        let (shared, planes) = platform::server::assemble(db).await.expect("platform");
+        let (shared, planes) = platform::server::assemble(
+            db,
+            std::sync::Arc::new(platform::seal::Sealer::new([7; 32], "test").expect("key")),
+        )
+        .await
+        .expect("platform");
         {
             // a realistic organization: 200 teams scoped to planes, 1,000 members
             let mut a = shared.access.authz.write().await;
@@ -96,6 +101,8 @@ fn bench(c: &mut Criterion) {
             cluster_hostnames: Vec::new(),
             change_log_retention: 10_000,
             audit_webhook: None,
+            tls: None,
+            test_hooks: false,
         })
         .await
         .expect("platform");

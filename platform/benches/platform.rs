@@ -49,6 +49,8 @@ async fn start(db: Option<String>) -> (Target, platform::server::Running) {
         cluster_hostnames: Vec::new(),
         change_log_retention: 10_000,
         audit_webhook: None,
+        tls: None,
+        test_hooks: false,
     })
     .await
     .expect("platform starts");

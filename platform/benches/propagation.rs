@@ -124,6 +124,8 @@ fn main() {
             cluster_hostnames: vec!["localhost".into()],
         change_log_retention: 10_000,
         audit_webhook: None,
+        tls: None,
+        test_hooks: false,
         })
         .await
         .expect("platform");

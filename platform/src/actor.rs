@@ -102,6 +102,9 @@ pub enum Op {
         document: Value,
         select_tags: Vec<String>,
         dry_run: bool,
+        /// The kinds the caller may write (`None`: all); a plan touching another
+        /// kind is refused as a whole.
+        allowed: Option<Vec<Kind>>,
     },
 }
 
@@ -141,7 +144,7 @@ pub struct Shared {
     /// The CA nodes verify the cluster endpoint with.
     pub cluster_ca: RwLock<String>,
     /// Gateway nodes, connected or last seen.
-    pub nodes: RwLock<HashMap<Uuid, crate::cluster::NodeEntry>>,
+    pub nodes: RwLock<HashMap<crate::cluster::NodeKey, crate::cluster::NodeEntry>>,
     /// Bumped when the node list changes (for the `dataPlaneNodes` subscription).
     pub nodes_tick: tokio::sync::watch::Sender<u64>,
     /// Versions the change log keeps per plane.
@@ -150,6 +153,8 @@ pub struct Shared {
     pub access: crate::auth::Access,
     /// One actor per team: the writers of team roles and members.
     pub teams: crate::teams::Teams,
+    /// Seals secrets before they reach the database.
+    pub sealer: Arc<crate::seal::Sealer>,
 }
 
 impl Shared {
@@ -157,6 +162,7 @@ impl Shared {
         db: DatabaseConnection,
         certs: crate::cluster::Certs,
         access: crate::auth::Access,
+        sealer: Arc<crate::seal::Sealer>,
     ) -> Arc<Shared> {
         Arc::new(Shared {
             db,
@@ -171,6 +177,7 @@ impl Shared {
             retention: std::sync::atomic::AtomicI64::new(10_000),
             access,
             teams: Default::default(),
+            sealer,
         })
     }
 
@@ -231,8 +238,26 @@ impl Shared {
     }
 }
 
+/// A change-log row as the event it records, its secrets opened.
+pub fn read_change(
+    sealer: &crate::seal::Sealer,
+    row: &store::change_log::Model,
+) -> anyhow::Result<ChangeEvent> {
+    let mut ev: ChangeEvent = serde_json::from_str(&row.changes)?;
+    for c in &mut ev.changes {
+        if let Some(d) = &mut c.data {
+            d.0 = sealer.open_entity(c.kind, &d.0)?;
+        }
+    }
+    Ok(ev)
+}
+
 /// Loads a plane's view from the database.
-async fn load_view(db: &DatabaseConnection, id: Uuid) -> anyhow::Result<View> {
+async fn load_view(
+    db: &DatabaseConnection,
+    sealer: &crate::seal::Sealer,
+    id: Uuid,
+) -> anyhow::Result<View> {
     let cp = store::control_plane(db, &id.to_string())
         .await?
         .ok_or_else(|| anyhow::anyhow!("control plane {id} is not in the database"))?;
@@ -247,6 +272,9 @@ async fn load_view(db: &DatabaseConnection, id: Uuid) -> anyhow::Result<View> {
         ) else {
             anyhow::bail!("stored entity {} of {} is unreadable", r.id, cp.id);
         };
+        let data = sealer
+            .open_entity(kind, &data)
+            .map_err(|e| anyhow::anyhow!("stored entity {} of {}: {e}", r.id, cp.id))?;
         next_seq = next_seq.max(r.seq + 1);
         records.insert(
             eid,
@@ -293,7 +321,7 @@ impl Actor for ControlPlane {
         _me: ActorRef<Msg>,
         (shared, id): (Arc<Shared>, Uuid),
     ) -> Result<PlaneState, ActorProcessingErr> {
-        let view = load_view(&shared.db, id).await?;
+        let view = load_view(&shared.db, &shared.sealer, id).await?;
         shared.set_view(view.clone());
         Ok(PlaneState { shared, view })
     }
@@ -344,7 +372,10 @@ fn validation(errors: Vec<graphql_schema::InvalidField>, map: impl Fn(&str) -> S
         errors
             .into_iter()
             .map(|e| Problem {
-                code: Code::Validation,
+                code: match e.problem {
+                    graphql_schema::Problem::Duplicate => Code::Conflict,
+                    graphql_schema::Problem::Invalid => Code::Validation,
+                },
                 message: e.message,
                 field: Some(map(&e.path)),
             })
@@ -357,7 +388,7 @@ impl PlaneState {
     /// elsewhere (another replica) to this replica's subscribers, in order.
     async fn refresh(&mut self) -> anyhow::Result<()> {
         let before = self.view.version;
-        let v = load_view(&self.shared.db, self.view.id).await?;
+        let v = load_view(&self.shared.db, &self.shared.sealer, self.view.id).await?;
         if v.version == before && v.name == self.view.name && v.labels == self.view.labels {
             return Ok(());
         }
@@ -365,8 +396,9 @@ impl PlaneState {
         self.shared.set_view(v.clone());
         self.view = v;
         for row in rows {
-            if let Ok(ev) = serde_json::from_str::<ChangeEvent>(&row.changes) {
-                self.shared.publish(ev);
+            match read_change(&self.shared.sealer, &row) {
+                Ok(ev) => self.shared.publish(ev),
+                Err(e) => tracing::error!("change log of {}: {e}", self.view.id),
             }
         }
         Ok(())
@@ -384,6 +416,7 @@ impl PlaneState {
             v.name = n;
         }
         if let Some(d) = description {
+            check_text("input.description", &d, 1000)?;
             v.description = d;
         }
         if let Some(l) = labels {
@@ -419,8 +452,10 @@ impl PlaneState {
         let mut focus: Option<(Uuid, &'static str)> = None;
         let mut plan = Plan::default();
         let mut dry_run = false;
+        let mut allowed: Option<Vec<Kind>> = None;
         match op {
             Op::Create { kind, mut data } => {
+                refuse_nested(kind, &data)?;
                 let id = match data.get("id") {
                     None | Some(Value::Null) => Uuid::new_v4(),
                     Some(Value::String(s)) => Uuid::parse_str(s).map_err(|_| {
@@ -442,12 +477,14 @@ impl PlaneState {
                     ));
                 }
                 data.insert("id".into(), Value::String(id.to_string()));
-                normalise_refs(kind, &mut data);
+                resolve_refs(kind, &mut data, &records)?;
+                let mut data = Value::Object(data);
+                model::hash_secrets(kind, &mut data);
                 let r = Record {
                     kind,
                     id,
                     seq: next_seq,
-                    data: Value::Object(data),
+                    data,
                     created_at: now,
                     updated_at: now,
                 };
@@ -457,9 +494,11 @@ impl PlaneState {
                 focus = Some((id, "input.data"));
             }
             Op::Update { id, patch } => {
-                let r = records
-                    .get_mut(&id)
+                let mut r = records
+                    .get(&id)
+                    .cloned()
                     .ok_or_else(|| ApiError::not_found(format!("entity {id}")))?;
+                refuse_nested(r.kind, &patch)?;
                 let Value::Object(m) = &mut r.data else {
                     return Err(ApiError::internal("stored entity is not an object"));
                 };
@@ -480,10 +519,11 @@ impl PlaneState {
                         m.insert(k, v);
                     }
                 }
-                let kind = r.kind;
-                normalise_refs(kind, m);
+                resolve_refs(r.kind, m, &records)?;
+                model::hash_secrets(r.kind, &mut r.data);
                 r.updated_at = now;
-                plan.updates.push(item(r));
+                plan.updates.push(item(&r));
+                records.insert(id, r);
                 focus = Some((id, "input.data"));
             }
             Op::Delete { id } => {
@@ -500,8 +540,10 @@ impl PlaneState {
                 mut document,
                 select_tags,
                 dry_run: d,
+                allowed: may_write,
             } => {
                 dry_run = d;
+                allowed = may_write;
                 // the file as the user wrote it: errors carry its own paths
                 model::fill_secrets(&mut document, &self.view.records);
                 model::validate(&document).map_err(|es| validation(es, |p| p.to_string()))?;
@@ -561,7 +603,8 @@ impl PlaneState {
                         }
                         Some(r) => {
                             model::keep_secrets(kind, &mut data, &r.data);
-                            let nd = Value::Object(data);
+                            let mut nd = Value::Object(data);
+                            model::hash_secrets(kind, &mut nd);
                             if !model::same_data(&r.data, &nd) {
                                 r.data = nd;
                                 r.updated_at = now;
@@ -569,11 +612,13 @@ impl PlaneState {
                             }
                         }
                         None => {
+                            let mut data = Value::Object(data);
+                            model::hash_secrets(kind, &mut data);
                             let r = Record {
                                 kind,
                                 id,
                                 seq: next_seq,
-                                data: Value::Object(data),
+                                data,
                                 created_at: now,
                                 updated_at: now,
                             };
@@ -596,6 +641,26 @@ impl PlaneState {
             }
         }
 
+        // a caller limited to some kinds changes nothing when the plan touches others
+        if let Some(kinds) = &allowed {
+            let mut refused: Vec<&str> = plan
+                .creates
+                .iter()
+                .chain(&plan.updates)
+                .chain(&plan.deletes)
+                .filter(|it| !kinds.contains(&it.kind))
+                .map(|it| it.kind.key())
+                .collect();
+            refused.sort_unstable();
+            refused.dedup();
+            if !refused.is_empty() {
+                return Err(ApiError::new(
+                    Code::Forbidden,
+                    format!("not allowed to write {}", refused.join(", ")),
+                ));
+            }
+        }
+
         // validate the whole would-be config with the node's loader
         let (doc, paths) = model::document(records.values(), true);
         let config = model::validate(&doc).map_err(|es| {
@@ -610,6 +675,7 @@ impl PlaneState {
                 _ => p.to_string(),
             })
         })?;
+        expired_cas(&plan, &records, &paths, focus)?;
         let record = focus.and_then(|(id, _)| records.get(&id).cloned());
         if plan.is_empty() || dry_run {
             return Ok(Committed {
@@ -624,8 +690,14 @@ impl PlaneState {
         let plane = self.view.id.to_string();
         let mut writes = Vec::new();
         let mut changes = Vec::new();
+        // what the database and the change log keep: secrets sealed
+        let mut sealed_changes = Vec::new();
+        let sealer = &self.shared.sealer;
         for it in plan.creates.iter().chain(&plan.updates) {
             if let Some(r) = records.get(&it.id) {
+                let sealed = sealer
+                    .seal_entity(r.kind, &r.data)
+                    .map_err(ApiError::internal)?;
                 writes.push(store::EntityWrite {
                     id: r.id.to_string(),
                     existed: self.view.records.contains_key(&r.id),
@@ -634,18 +706,23 @@ impl PlaneState {
                         id: r.id.to_string(),
                         kind: r.kind.as_str().to_string(),
                         seq: r.seq,
-                        data: r.data.to_string(),
+                        data: sealed.to_string(),
                         created_at: r.created_at,
                         updated_at: r.updated_at,
                     }),
                 });
-                changes.push(EntityChange {
+                let change = EntityChange {
                     op: ChangeOp::Upsert,
                     kind: r.kind,
                     id: r.id,
                     seq: r.seq,
                     data: Some(async_graphql::Json(r.data.clone())),
+                };
+                sealed_changes.push(EntityChange {
+                    data: Some(async_graphql::Json(sealed)),
+                    ..change.clone()
                 });
+                changes.push(change);
             }
         }
         for it in &plan.deletes {
@@ -654,13 +731,15 @@ impl PlaneState {
                 existed: true,
                 row: None,
             });
-            changes.push(EntityChange {
+            let change = EntityChange {
                 op: ChangeOp::Delete,
                 kind: it.kind,
                 id: it.id,
                 seq: 0,
                 data: None,
-            });
+            };
+            sealed_changes.push(change.clone());
+            changes.push(change);
         }
         let hash = config.hash();
         let ev = ChangeEvent {
@@ -670,7 +749,11 @@ impl PlaneState {
             at: now,
             changes,
         };
-        let json = serde_json::to_string(&ev).map_err(ApiError::internal)?;
+        let json = serde_json::to_string(&ChangeEvent {
+            changes: sealed_changes,
+            ..ev.clone()
+        })
+        .map_err(ApiError::internal)?;
         store::commit(&self.shared.db, &plane, version, writes, json)
             .await
             .map_err(ApiError::internal)?;
@@ -709,13 +792,133 @@ fn item(r: &Record) -> PlanItem {
     }
 }
 
-/// References given as a bare id string become `{"id": ...}`, as stored.
-fn normalise_refs(kind: Kind, data: &mut Map<String, Value>) {
-    for (f, _) in kind.references() {
-        if let Some(Value::String(s)) = data.get(*f) {
-            let v = serde_json::json!({ "id": s });
-            data.insert((*f).into(), v);
+/// A nested decK key (`routes` in a service, `keyauth_credentials` in a
+/// consumer, ...) is not a field of the kind: refused with its path, as Kong's
+/// Admin API refuses an unknown field. Each nested entity is created as its own
+/// kind, so it is authorized and listed as that kind.
+fn refuse_nested(kind: Kind, data: &Map<String, Value>) -> Result<(), ApiError> {
+    let problems: Vec<Problem> = data
+        .keys()
+        .filter(|k| kind.nested_keys().contains(&k.as_str()))
+        .map(|k| Problem {
+            code: Code::Validation,
+            message: match Kind::parse(k) {
+                Some(n) => format!(
+                    "unknown field: create each of these as its own entity (kind {})",
+                    n.as_str()
+                ),
+                None => "unknown field".to_string(),
+            },
+            field: Some(format!("input.data.{k}")),
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError(problems))
+    }
+}
+
+/// References to other entities become `{"id": ...}` as stored, whether given as
+/// a bare id, `{"id"}`, or by name (`{"name"}`, a consumer's `{"username"}` or
+/// `{"custom_id"}`); each must name an existing entity of the right kind.
+fn resolve_refs(
+    kind: Kind,
+    data: &mut Map<String, Value>,
+    records: &HashMap<Uuid, Record>,
+) -> Result<(), ApiError> {
+    let mut problems = Vec::new();
+    for (field, target) in kind.references() {
+        let Some(v) = data.get(*field).cloned() else {
+            continue;
+        };
+        if v.is_null() {
+            continue;
         }
+        let by_name = |key: &str, value: &str| {
+            records
+                .values()
+                .find(|r| {
+                    r.kind == *target && r.data.get(key).and_then(Value::as_str) == Some(value)
+                })
+                .map(|r| r.id)
+        };
+        let found = match &v {
+            Value::String(s) => Uuid::parse_str(s).ok(),
+            Value::Object(o) => match (
+                o.get("id"),
+                o.get("name"),
+                o.get("username"),
+                o.get("custom_id"),
+            ) {
+                (Some(Value::String(s)), ..) => Uuid::parse_str(s).ok(),
+                (None, Some(Value::String(n)), ..) => by_name("name", n),
+                (None, None, Some(Value::String(n)), _) => by_name("username", n),
+                (None, None, None, Some(Value::String(n))) => by_name("custom_id", n),
+                _ => None,
+            },
+            _ => None,
+        };
+        match found.filter(|id| records.get(id).is_some_and(|r| r.kind == *target)) {
+            Some(id) => {
+                data.insert((*field).into(), serde_json::json!({ "id": id.to_string() }));
+            }
+            None => problems.push(Problem {
+                code: Code::Validation,
+                message: format!(
+                    "the foreign key '{v}' does not reference an existing '{}' entity",
+                    target.key()
+                ),
+                field: Some(format!("input.data.{field}")),
+            }),
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError(problems))
+    }
+}
+
+/// Kong refuses a CA certificate that has expired when it is written (a stored
+/// one that expires later stays, and fails upstream verification then).
+fn expired_cas(
+    plan: &Plan,
+    records: &HashMap<Uuid, Record>,
+    paths: &HashMap<Uuid, String>,
+    focus: Option<(Uuid, &'static str)>,
+) -> Result<(), ApiError> {
+    let now = graphql_schema::tls::now_unix();
+    let mut problems = Vec::new();
+    for it in plan.creates.iter().chain(&plan.updates) {
+        let Some(r) = records
+            .get(&it.id)
+            .filter(|r| r.kind == Kind::CaCertificate)
+        else {
+            continue;
+        };
+        let der = r
+            .data
+            .get("cert")
+            .and_then(Value::as_str)
+            .and_then(|c| graphql_schema::tls::parse_certs(c).ok())
+            .and_then(|c| c.into_iter().next());
+        if let Some(m) = der.and_then(|d| graphql_schema::tls::expired(d.as_ref(), now)) {
+            let field = match focus {
+                Some((id, prefix)) if id == r.id => format!("{prefix}.cert"),
+                _ => format!("{}.cert", paths.get(&r.id).cloned().unwrap_or_default()),
+            };
+            problems.push(Problem {
+                code: Code::Validation,
+                message: m,
+                field: Some(field),
+            });
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError(problems))
     }
 }
 
@@ -735,6 +938,9 @@ pub fn check_plane_name(n: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Konnect's label rules: at most 50; keys of 1 to 63 letters, digits, `.`,
+/// `-` and `_`, starting with a letter or digit and not with a reserved prefix;
+/// values strings of 1 to 63 characters.
 pub fn check_labels(l: &Value) -> Result<(), ApiError> {
     let Value::Object(m) = l else {
         return Err(ApiError::field(
@@ -743,16 +949,70 @@ pub fn check_labels(l: &Value) -> Result<(), ApiError> {
             "expected an object of string values",
         ));
     };
+    if m.len() > 50 {
+        return Err(ApiError::field(
+            Code::Validation,
+            "input.labels",
+            "at most 50 labels",
+        ));
+    }
+    let mut problems = Vec::new();
+    let mut bad = |field: String, message: &str| {
+        problems.push(Problem {
+            code: Code::Validation,
+            message: message.to_string(),
+            field: Some(field),
+        })
+    };
     for (k, v) in m {
-        if !v.is_string() {
-            return Err(ApiError::field(
-                Code::Validation,
+        let key_ok = (1..=63).contains(&k.len())
+            && k.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+        let reserved = ["kong", "konnect", "mesh", "kic", "insomnia"]
+            .iter()
+            .any(|p| k.to_ascii_lowercase().starts_with(p));
+        if !key_ok {
+            bad(
+                format!("input.labels.{}", k.escape_debug()),
+                "a label key is 1 to 63 letters, digits, '.', '-' or '_', starting with a letter or digit",
+            );
+        } else if reserved {
+            bad(
                 format!("input.labels.{k}"),
+                "label keys must not start with kong, konnect, mesh, kic or insomnia",
+            );
+        }
+        match v.as_str() {
+            Some(s)
+                if (1..=63).contains(&s.chars().count()) && !s.chars().any(char::is_control) => {}
+            Some(_) => bad(
+                format!("input.labels.{}", k.escape_debug()),
+                "a label value is 1 to 63 characters",
+            ),
+            None => bad(
+                format!("input.labels.{}", k.escape_debug()),
                 "expected a string",
-            ));
+            ),
         }
     }
-    Ok(())
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError(problems))
+    }
+}
+
+/// A free text field (descriptions): at most `max` characters.
+pub fn check_text(field: &str, v: &Option<String>, max: usize) -> Result<(), ApiError> {
+    match v {
+        Some(s) if s.chars().count() > max => Err(ApiError::field(
+            Code::Validation,
+            field,
+            format!("at most {max} characters"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The supervisor: starts plane actors and restarts the ones that fail.

@@ -41,6 +41,7 @@ pub fn schema(shared: Arc<Shared>, planes: ractor::ActorRef<SupMsg>) -> PorticoS
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .extension(auth::AuditExtension)
+        .extension(crate::limits::FieldCaps)
         .finish()
 }
 
@@ -227,6 +228,7 @@ impl ControlPlane {
     /// Config entities of this plane, in creation order.
     async fn entities(
         &self,
+        ctx: &Context<'_>,
         kind: Option<Kind>,
         filter: Option<EntityFilter>,
         first: Option<i32>,
@@ -246,6 +248,7 @@ impl ControlPlane {
             .map(|r| ConfigEntity::from_record(self.view.id, r))
             .collect();
         let (nodes, page_info, total_count) = page(&list, first, after)?;
+        crate::limits::charge(ctx, nodes.len())?;
         Ok(ConfigEntityConnection {
             nodes,
             page_info,
@@ -313,6 +316,15 @@ fn snapshot(v: &actor::View) -> ConfigSnapshot {
     }
 }
 
+/// One problem in a decK document: its path, what is wrong, and the code an
+/// `applyConfig` would answer with (VALIDATION or CONFLICT).
+#[derive(SimpleObject, Clone)]
+pub struct ConfigProblem {
+    pub field: String,
+    pub message: String,
+    pub code: String,
+}
+
 #[derive(Default)]
 pub struct CoreQuery;
 
@@ -344,6 +356,7 @@ impl CoreQuery {
             .collect();
         drop(authz);
         let (nodes, page_info, total_count) = page(&list, first, after)?;
+        crate::limits::charge(ctx, nodes.len())?;
         Ok(ControlPlaneConnection {
             nodes,
             page_info,
@@ -390,12 +403,41 @@ impl CoreQuery {
         let id = parse_id(&control_plane_id, "controlPlaneId")?;
         auth::check(ctx, &auth::plane(id), "read").await?;
         plane(ctx, id)?;
-        Ok(crate::cluster::node_list(shared(ctx), id))
+        let list = crate::cluster::node_list(shared(ctx), id);
+        crate::limits::charge(ctx, list.len())?;
+        Ok(list)
+    }
+
+    /// Checks a decK document with the node's loader and changes nothing (decK's
+    /// `validate`): every problem with its path; an empty list when it loads.
+    async fn validate_config(
+        &self,
+        ctx: &Context<'_>,
+        document: Json<Value>,
+    ) -> Result<Vec<ConfigProblem>> {
+        auth::caller(ctx)?;
+        Ok(match crate::model::validate(&document.0) {
+            Ok(_) => Vec::new(),
+            Err(es) => es
+                .into_iter()
+                .map(|e| ConfigProblem {
+                    code: match e.problem {
+                        graphql_schema::Problem::Duplicate => "CONFLICT",
+                        graphql_schema::Problem::Invalid => "VALIDATION",
+                    }
+                    .to_string(),
+                    field: e.path,
+                    message: e.message,
+                })
+                .collect(),
+        })
     }
 
     /// The full configuration of a control plane (by id or name).
     async fn control_plane_config(&self, ctx: &Context<'_>, id: ID) -> Result<ConfigSnapshot> {
         let v = plane_by_ref_checked(ctx, id.as_str(), "read").await?;
+        // the answer grows with the plane
+        crate::limits::charge(ctx, v.records.len().max(1))?;
         Ok(snapshot(v.as_ref()))
     }
 }
@@ -456,6 +498,9 @@ pub struct ApplyConfigInput {
 pub struct CreateDataPlaneCertificateInput {
     pub control_plane_id: ID,
     pub name: String,
+    /// How long the certificate is valid, in days (default 365, at most 730).
+    /// Rotate by issuing a new one for the node before it expires.
+    pub validity_days: Option<i32>,
 }
 
 #[derive(InputObject)]
@@ -510,6 +555,7 @@ impl CoreMutation {
             .map(|l| l.0)
             .unwrap_or_else(|| Value::Object(Map::new()));
         actor::check_labels(&labels).map_err(gql)?;
+        actor::check_text("input.description", &input.description, 1000).map_err(gql)?;
         let sh = shared(ctx);
         if sh.views().iter().any(|v| v.name == input.name) {
             return Err(gql(ApiError::field(
@@ -540,7 +586,7 @@ impl CoreMutation {
                 "a control plane with this name exists",
             ))
         })?;
-        crate::cluster::create_plane_ca(&sh.db, id)
+        crate::cluster::create_plane_ca(&sh.db, &sh.sealer, id)
             .await
             .map_err(|e| gql(ApiError::internal(e)))?;
         let planes = ctx.data_unchecked::<ractor::ActorRef<SupMsg>>();
@@ -693,12 +739,32 @@ impl CoreMutation {
         input: ApplyConfigInput,
     ) -> Result<ApplyResult> {
         let dry_run = input.dry_run.unwrap_or(false);
-        let v = plane_by_ref_checked(
-            ctx,
-            &input.control_plane,
-            if dry_run { "read" } else { "deploy" },
-        )
-        .await?;
+        let v = plane_by_ref_checked(ctx, &input.control_plane, "read").await?;
+        // deploy writes every kind; without it, each entity in the plan is
+        // authorized by its own kind (nested ones included)
+        let allowed = if dry_run {
+            None
+        } else {
+            let c = auth::caller(ctx)?;
+            let sh = shared(ctx);
+            let object = auth::plane(v.id);
+            if auth::allowed(sh, c, &object, "deploy").await {
+                None
+            } else {
+                let mut kinds = Vec::new();
+                for k in crate::model::KINDS {
+                    if auth::allowed(sh, c, &object, &format!("entities.write.{}", k.as_str()))
+                        .await
+                    {
+                        kinds.push(*k);
+                    }
+                }
+                if kinds.is_empty() {
+                    return Err(auth::forbidden());
+                }
+                Some(kinds)
+            }
+        };
         let c = shared(ctx)
             .mutate(
                 v.id,
@@ -706,6 +772,7 @@ impl CoreMutation {
                     document: input.document.0,
                     select_tags: input.select_tags.unwrap_or_default(),
                     dry_run,
+                    allowed,
                 },
             )
             .await
@@ -727,7 +794,19 @@ impl CoreMutation {
         let id = parse_id(&input.control_plane_id, "input.controlPlaneId")?;
         auth::check(ctx, &auth::plane(id), "nodes.manage").await?;
         plane(ctx, id)?;
-        crate::cluster::issue_node_cert(shared(ctx), id, &input.name)
+        let days = i64::from(
+            input
+                .validity_days
+                .unwrap_or(crate::cluster::NODE_DAYS as i32),
+        );
+        if !(1..=crate::cluster::NODE_MAX_DAYS).contains(&days) {
+            return Err(gql(ApiError::field(
+                Code::Validation,
+                "input.validityDays",
+                format!("1 to {}", crate::cluster::NODE_MAX_DAYS),
+            )));
+        }
+        crate::cluster::issue_node_cert(shared(ctx), id, &input.name, days)
             .await
             .map_err(gql)
     }
@@ -764,17 +843,6 @@ impl CoreMutation {
         )
         .await?;
         crate::cluster::revoke(shared(ctx), id).await.map_err(gql)
-    }
-
-    /// Failure injection for tests and drills: the plane's actor fails and its
-    /// supervisor restarts it from the database.
-    async fn crash_control_plane_actor(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
-        let id = parse_id(&id, "id")?;
-        auth::check(ctx, "organization", "update").await?;
-        let a = shared(ctx)
-            .actor(id)
-            .ok_or_else(|| gql(ApiError::not_found(format!("control plane {id}"))))?;
-        Ok(a.cast(actor::Msg::Crash).is_ok())
     }
 }
 
@@ -863,7 +931,7 @@ async fn backlog(sh: &Shared, plane: Uuid, since: i64) -> Result<VecDeque<Config
         .await
         .map_err(ApiError::internal)?
     {
-        let ev: ChangeEvent = serde_json::from_str(&row.changes).map_err(ApiError::internal)?;
+        let ev = actor::read_change(&sh.sealer, &row).map_err(ApiError::internal)?;
         out.push_back(ConfigChange::from(&ev));
     }
     Ok(out)

@@ -42,6 +42,10 @@ pub struct Access {
     /// subscriptions re-check their caller.
     pub tick: tokio::sync::watch::Sender<u64>,
     failures: std::sync::Mutex<HashMap<String, Vec<Instant>>>,
+    /// Refused (rate-limited) logins per account or address: when the last one
+    /// was written to the audit log, and how many were refused since. The log
+    /// gets one entry per minute per key, with the count, not one per attempt.
+    refusals: std::sync::Mutex<HashMap<String, (Instant, u64)>>,
     /// Token digest -> caller, so a request costs no database read; emptied on
     /// every access change (revocations, deactivations, team changes), and each
     /// entry is trusted for a minute at most.
@@ -50,6 +54,22 @@ pub struct Access {
     webhook: std::sync::OnceLock<tokio::sync::mpsc::Sender<serde_json::Value>>,
     /// Entries the webhook queue had no room for.
     pub webhook_dropped: std::sync::atomic::AtomicU64,
+}
+
+/// How many accounts and addresses login limiting tracks at once.
+const MAX_TRACKED: usize = 100_000;
+
+/// The longest email an audit entry keeps (as `inviteUser` accepts).
+const MAX_EMAIL: usize = 254;
+
+/// An email as the audit log keeps it: at most [`MAX_EMAIL`] characters, no
+/// control characters.
+fn bounded_email(email: &str) -> String {
+    email
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_EMAIL)
+        .collect()
 }
 
 /// A resolved token: the caller, its expiry, when it was read.
@@ -65,6 +85,7 @@ impl Access {
             ),
             tick: tokio::sync::watch::channel(0).0,
             failures: Default::default(),
+            refusals: Default::default(),
             tokens: Default::default(),
             webhook: Default::default(),
             webhook_dropped: Default::default(),
@@ -91,7 +112,39 @@ impl Access {
 
     fn fail(&self, key: &str) {
         if let Ok(mut m) = self.failures.lock() {
+            // bounded: forget stale keys when many accumulate
+            if m.len() >= MAX_TRACKED {
+                m.retain(|_, v| v.iter().any(|t| t.elapsed() < Duration::from_secs(900)));
+                if m.len() >= MAX_TRACKED {
+                    m.clear();
+                }
+            }
             m.entry(key.to_string()).or_default().push(Instant::now());
+        }
+    }
+
+    /// A refused login for `key`: `Some(n)` when an audit entry is due (`n`
+    /// refusals since the last one), `None` while they are being counted.
+    fn refused(&self, key: &str) -> Option<u64> {
+        let mut m = self.refusals.lock().ok()?;
+        if m.len() >= MAX_TRACKED {
+            m.retain(|_, (t, _)| t.elapsed() < Duration::from_secs(60));
+        }
+        match m.get_mut(key) {
+            Some((t, n)) if t.elapsed() < Duration::from_secs(60) => {
+                *n += 1;
+                None
+            }
+            Some((t, n)) => {
+                let since = *n + 1;
+                *t = Instant::now();
+                *n = 0;
+                Some(since)
+            }
+            None => {
+                m.insert(key.to_string(), (Instant::now(), 0));
+                Some(1)
+            }
         }
     }
 
@@ -103,7 +156,7 @@ impl Access {
 }
 
 pub fn digest(token: &str) -> String {
-    crate::server::digest(token)
+    graphql_schema::entity::consumer::digest(token)
 }
 
 pub fn new_token(prefix: &str) -> String {
@@ -333,7 +386,8 @@ pub async fn changed_everywhere(sh: &Shared) {
     let _ = store::notify(&sh.db, "access").await;
 }
 
-/// Whether the caller's token is still good (for long-lived subscriptions).
+/// Whether the caller still stands (for long-lived subscriptions): the token is
+/// neither revoked nor expired, and its user is still active.
 pub async fn still_valid(shared: &Shared, c: &Caller) -> bool {
     let Ok(Some(t)) = api_token::Entity::find_by_id(c.token_id.clone())
         .one(&shared.db)
@@ -341,7 +395,18 @@ pub async fn still_valid(shared: &Shared, c: &Caller) -> bool {
     else {
         return false;
     };
-    t.revoked_at.is_none() && t.expires_at.is_none_or(|e| e > store::now_ms())
+    if t.revoked_at.is_some() || t.expires_at.is_some_and(|e| e <= store::now_ms()) {
+        return false;
+    }
+    match c.user_id {
+        None => true,
+        Some(u) => user::Entity::find_by_id(u.to_string())
+            .one(&shared.db)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|u| u.active),
+    }
 }
 
 pub fn unauthenticated() -> async_graphql::Error {
@@ -398,20 +463,29 @@ pub async fn login(
     password: &str,
     ip: Option<String>,
 ) -> Result<(String, i64, user::Model), ApiError> {
+    let email = bounded_email(email);
+    let email = email.as_str();
     let acct = format!("acct:{}", email.to_lowercase());
     let addr = format!("ip:{}", ip.clone().unwrap_or_default());
     let refuse = |why: &str| ApiError::new(Code::Unauthenticated, why.to_string());
-    if sh.access.limited(&acct, 5) || sh.access.limited(&addr, 20) {
-        audit_write(
-            sh,
-            email,
-            "login",
-            None,
-            "denied",
-            ip.clone(),
-            Some("rate limited".into()),
-        )
-        .await;
+    let by_acct = sh.access.limited(&acct, 5);
+    if by_acct || sh.access.limited(&addr, 20) {
+        let key = if by_acct { &acct } else { &addr };
+        if let Some(n) = sh.access.refused(key) {
+            audit_write(
+                sh,
+                email,
+                "login",
+                None,
+                "denied",
+                ip.clone(),
+                Some(format!(
+                    "rate limited ({}): {n} refused since the last entry",
+                    if by_acct { "account" } else { "address" }
+                )),
+            )
+            .await;
+        }
         return Err(refuse("too many failed logins; try again later"));
     }
     let u = user::Entity::find()

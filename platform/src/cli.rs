@@ -64,6 +64,8 @@ const APPLY: &str = r#"mutation Apply($input: ApplyConfigInput!) {
   }
 }"#;
 
+const VALIDATE: &str =
+    r#"query Validate($d: JSON!) { validateConfig(document: $d) { field message } }"#;
 const ENSURE: &str = r#"query Plane($name: String) { controlPlane(name: $name) { id } }"#;
 const CREATE: &str = r#"mutation Create($input: CreateControlPlaneInput!) { createControlPlane(input: $input) { id } }"#;
 const DUMP: &str =
@@ -139,6 +141,26 @@ pub async fn apply(
     dry_run: bool,
 ) -> anyhow::Result<bool> {
     let doc = read_document(file)?;
+    let exists = c.run(ENSURE, json!({ "name": plane })).await?["controlPlane"]["id"].is_string();
+    if !exists {
+        // a file that cannot load changes nothing, not even by creating the plane
+        let d = c.run(VALIDATE, json!({ "d": doc })).await?;
+        let problems: Vec<String> = d["validateConfig"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| {
+                format!(
+                    "{}: {}",
+                    p["field"].as_str().unwrap_or(""),
+                    p["message"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        if !problems.is_empty() {
+            anyhow::bail!("{}: {}", file.display(), problems.join("\n"));
+        }
+    }
     let id = ensure_plane(c, plane, !dry_run).await?;
     let d = c
         .run(
@@ -173,8 +195,8 @@ pub async fn dump(
     }
     let text = serde_yaml_ng::to_string(&doc)?;
     match out {
-        Some(p) if p.as_os_str() != "-" => std::fs::write(p, text)
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?,
+        // a dump lists the plane's consumers and config: private to its owner
+        Some(p) if p.as_os_str() != "-" => crate::files::write_private(p, &text)?,
         _ => print!("{text}"),
     }
     Ok(())

@@ -23,17 +23,16 @@ use axum::routing::get;
 use futures_util::Stream;
 use graphql_schema::sync::{NodeSnapshot, NodeUpdate, SyncEntity};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use sea_orm::DatabaseConnection;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::actor::{ChangeEvent, ChangeOp, Shared};
 use crate::error::{ApiError, Code};
+use crate::seal::Sealer;
 use crate::store;
 
 /// The platform's software version; nodes of another minor (0.x) or major are
@@ -62,27 +61,43 @@ pub fn compatible(node_version: &str) -> Result<(), String> {
     }
 }
 
-pub fn fingerprint(der: &[u8]) -> String {
-    Sha256::digest(der)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+pub use graphql_schema::tls::fingerprint;
 
+/// The first certificate of a PEM text, as DER.
 fn pem_der(pem: &str) -> anyhow::Result<Vec<u8>> {
-    use rustls::pki_types::pem::PemObject;
-    let cert = CertificateDer::pem_slice_iter(pem.as_bytes())
+    graphql_schema::tls::parse_certs(pem)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .into_iter()
         .next()
-        .ok_or_else(|| anyhow::anyhow!("no certificate in the PEM text"))?
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(cert.to_vec())
+        .map(|c| c.to_vec())
+        .ok_or_else(|| anyhow::anyhow!("no certificate in the PEM text"))
 }
 
 // ---------------------------------------------------------------------------
 // PKI
 
+/// How long the cluster CAs are valid. Nodes pin the server CA and every node
+/// certificate is checked by fingerprint, so a CA is replaced by issuing new
+/// certificates, not renewed in place.
+const CA_DAYS: i64 = 10 * 365;
+/// How long the cluster endpoint's own certificate is valid; it is issued anew at
+/// every start and renewed while running once less than [`RENEW_DAYS`] remain.
+const SERVER_DAYS: i64 = 365;
+const RENEW_DAYS: i64 = 30;
+/// Node certificates: a year unless asked otherwise, two at most.
+pub const NODE_DAYS: i64 = 365;
+pub const NODE_MAX_DAYS: i64 = 730;
+
+/// Validity from an hour ago (clock skew) to `days` from now.
+fn validity(p: &mut rcgen::CertificateParams, days: i64) {
+    let now = time::OffsetDateTime::now_utc();
+    p.not_before = now - time::Duration::hours(1);
+    p.not_after = now + time::Duration::days(days);
+}
+
 fn ca_params(cn: &str) -> anyhow::Result<rcgen::CertificateParams> {
     let mut p = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    validity(&mut p, CA_DAYS);
     p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     p.key_usages = vec![
         rcgen::KeyUsagePurpose::KeyCertSign,
@@ -110,11 +125,13 @@ fn issue(
     cn: &str,
     names: Vec<String>,
     client: bool,
+    days: i64,
 ) -> anyhow::Result<(String, String)> {
     let ca_key = rcgen::KeyPair::from_pem(ca_key_pem)?;
     let issuer = rcgen::Issuer::new(ca_params(ca_cn)?, ca_key);
     let key = rcgen::KeyPair::generate()?;
     let mut p = rcgen::CertificateParams::new(names)?;
+    validity(&mut p, days);
     p.distinguished_name
         .push(rcgen::DnType::CommonName, cn.to_string());
     p.extended_key_usages = vec![if client {
@@ -139,6 +156,8 @@ pub struct CertEntry {
     pub control_plane_id: Uuid,
     pub name: String,
     pub revoked: bool,
+    /// The end of its validity (Unix seconds): refused after.
+    pub not_after: i64,
 }
 
 /// Fingerprint -> certificate, for the handshake (kept in step with the table).
@@ -150,6 +169,10 @@ impl Certs {
         let mut m = HashMap::new();
         for c in store::cluster_certs(db).await? {
             if c.kind == "node" || c.kind == "pinned" {
+                let not_after = pem_der(&c.cert_pem)
+                    .ok()
+                    .and_then(|d| graphql_schema::tls::not_after(&d))
+                    .unwrap_or(0);
                 m.insert(
                     c.fingerprint.clone(),
                     CertEntry {
@@ -157,6 +180,7 @@ impl Certs {
                         control_plane_id: Uuid::parse_str(&c.control_plane_id)?,
                         name: c.name,
                         revoked: c.revoked_at.is_some(),
+                        not_after,
                     },
                 );
             }
@@ -175,9 +199,24 @@ impl Certs {
     }
 }
 
-/// Creates a control plane's cluster CA (with the plane).
-pub async fn create_plane_ca(db: &DatabaseConnection, plane: Uuid) -> anyhow::Result<()> {
+/// A CA's private key, opened from its sealed form.
+fn ca_key(sealer: &Sealer, m: &store::cluster_cert::Model) -> anyhow::Result<String> {
+    let k = m.key_pem.as_deref().unwrap_or_default();
+    if k.starts_with("penc:") {
+        Ok(sealer.open_str(k)?)
+    } else {
+        Ok(k.to_string())
+    }
+}
+
+/// Creates a control plane's cluster CA (with the plane); its key is sealed.
+pub async fn create_plane_ca(
+    db: &DatabaseConnection,
+    sealer: &Sealer,
+    plane: Uuid,
+) -> anyhow::Result<()> {
     let (cert, key) = new_ca(&plane_ca_cn(plane))?;
+    let key = sealer.seal_str(&key)?;
     let fp = fingerprint(&pem_der(&cert)?);
     store::insert_cluster_cert(
         db,
@@ -198,14 +237,16 @@ pub async fn create_plane_ca(db: &DatabaseConnection, plane: Uuid) -> anyhow::Re
 }
 
 /// The platform's cluster server identity: (CA PEM, server cert PEM, server key
-/// PEM), created on first start for `hostnames`.
+/// PEM), the CA created on first start, the server certificate issued now for
+/// `hostnames`.
 pub async fn server_identity(
     db: &DatabaseConnection,
+    sealer: &Sealer,
     hostnames: &[String],
 ) -> anyhow::Result<(String, String, String)> {
     let all = store::cluster_certs(db).await?;
     let ca = match all.iter().find(|c| c.kind == "server-ca") {
-        Some(c) => (c.cert_pem.clone(), c.key_pem.clone().unwrap_or_default()),
+        Some(c) => (c.cert_pem.clone(), ca_key(sealer, c)?),
         None => {
             let (cert, key) = new_ca(SERVER_CA_CN)?;
             store::insert_cluster_cert(
@@ -217,7 +258,7 @@ pub async fn server_identity(
                     name: SERVER_CA_CN.into(),
                     fingerprint: fingerprint(&pem_der(&cert)?),
                     cert_pem: cert.clone(),
-                    key_pem: Some(key.clone()),
+                    key_pem: Some(sealer.seal_str(&key)?),
                     revoked_at: None,
                     created_at: store::now_ms(),
                 },
@@ -233,6 +274,7 @@ pub async fn server_identity(
         "portico-cluster",
         hostnames.to_vec(),
         false,
+        SERVER_DAYS,
     )?;
     Ok((ca.0, cert, key))
 }
@@ -252,12 +294,15 @@ pub struct DataPlaneCertificate {
     pub cluster_ca_certificate: String,
     pub revoked: bool,
     pub created_at: i64,
+    /// The end of its validity (Unix seconds); issue a new one before then.
+    pub expires_at: i64,
 }
 
 pub async fn issue_node_cert(
     shared: &Shared,
     plane: Uuid,
     name: &str,
+    days: i64,
 ) -> Result<DataPlaneCertificate, ApiError> {
     let all = store::cluster_certs(&shared.db)
         .await
@@ -266,12 +311,14 @@ pub async fn issue_node_cert(
         .iter()
         .find(|c| c.kind == "plane-ca" && c.control_plane_id == plane.to_string())
         .ok_or_else(|| ApiError::not_found(format!("cluster CA of control plane {plane}")))?;
+    let ca_key = ca_key(&shared.sealer, ca).map_err(ApiError::internal)?;
     let (cert, key) = issue(
         &plane_ca_cn(plane),
-        ca.key_pem.as_deref().unwrap_or(""),
+        &ca_key,
         &format!("portico-node {name}"),
         Vec::new(),
         true,
+        days,
     )
     .map_err(ApiError::internal)?;
     register(shared, plane, name, cert, Some(key), "node").await
@@ -283,13 +330,16 @@ pub async fn pin_node_cert(
     name: &str,
     cert_pem: &str,
 ) -> Result<DataPlaneCertificate, ApiError> {
-    pem_der(cert_pem).map_err(|e| {
+    let der = pem_der(cert_pem).map_err(|e| {
         ApiError::field(
             Code::Validation,
             "input.certificate",
             format!("not a PEM certificate: {e}"),
         )
     })?;
+    if let Some(m) = graphql_schema::tls::expired(&der, graphql_schema::tls::now_unix()) {
+        return Err(ApiError::field(Code::Validation, "input.certificate", m));
+    }
     register(shared, plane, name, cert_pem.to_string(), None, "pinned").await
 }
 
@@ -301,7 +351,9 @@ async fn register(
     key: Option<String>,
     kind: &str,
 ) -> Result<DataPlaneCertificate, ApiError> {
-    let fp = fingerprint(&pem_der(&cert).map_err(ApiError::internal)?);
+    let der = pem_der(&cert).map_err(ApiError::internal)?;
+    let fp = fingerprint(&der);
+    let not_after = graphql_schema::tls::not_after(&der).unwrap_or(0);
     if shared.certs.get(&fp).is_some() {
         return Err(ApiError::field(
             Code::Conflict,
@@ -334,6 +386,7 @@ async fn register(
             control_plane_id: plane,
             name: name.into(),
             revoked: false,
+            not_after,
         },
     );
     let _ = store::notify(&shared.db, "certs").await;
@@ -351,6 +404,7 @@ async fn register(
             .unwrap_or_default(),
         revoked: false,
         created_at: now,
+        expires_at: not_after,
     })
 }
 
@@ -419,10 +473,13 @@ impl ClientCertVerifier for NodeVerifier {
         _now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
         match self.certs.certs.get(&fingerprint(end_entity)) {
-            Some(e) if !e.revoked => Ok(ClientCertVerified::assertion()),
-            Some(_) => Err(rustls::Error::InvalidCertificate(
+            Some(e) if e.revoked => Err(rustls::Error::InvalidCertificate(
                 rustls::CertificateError::Revoked,
             )),
+            Some(e) if e.not_after < graphql_schema::tls::now_unix() => Err(
+                rustls::Error::InvalidCertificate(rustls::CertificateError::Expired),
+            ),
+            Some(_) => Ok(ClientCertVerified::assertion()),
             None => Err(rustls::Error::InvalidCertificate(
                 rustls::CertificateError::UnknownIssuer,
             )),
@@ -498,13 +555,67 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsL
 
 pub type ClusterSchema = Schema<ClusterQuery, ClusterMutation, ClusterSubscription>;
 
+/// The cluster endpoint's certificate, swapped when it is renewed.
+#[derive(Debug)]
+struct ServerCert(std::sync::RwLock<Arc<rustls::sign::CertifiedKey>>);
+
+impl rustls::server::ResolvesServerCert for ServerCert {
+    fn resolve(
+        &self,
+        _: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.0.read().ok().map(|c| c.clone())
+    }
+}
+
+fn server_key(cert: &str, key: &str) -> anyhow::Result<Arc<rustls::sign::CertifiedKey>> {
+    graphql_schema::tls::certified_key(cert, key)
+        .map_err(|e| anyhow::anyhow!("cluster server certificate: {e:?}"))
+}
+
+/// Renews the endpoint's certificate (same CA, same names) once less than
+/// [`RENEW_DAYS`] of it remain; checked twice a day.
+fn renew_server_cert(shared: Arc<Shared>, resolver: Arc<ServerCert>, hostnames: Vec<String>) {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(12 * 3600)).await;
+            let left = resolver
+                .0
+                .read()
+                .ok()
+                .and_then(|c| {
+                    c.cert
+                        .first()
+                        .and_then(|d| graphql_schema::tls::not_after(d))
+                })
+                .map(|t| t - graphql_schema::tls::now_unix())
+                .unwrap_or(0);
+            if left > RENEW_DAYS * 86_400 {
+                continue;
+            }
+            match server_identity(&shared.db, &shared.sealer, &hostnames)
+                .await
+                .and_then(|(_, c, k)| server_key(&c, &k))
+            {
+                Ok(ck) => {
+                    if let Ok(mut cur) = resolver.0.write() {
+                        *cur = ck;
+                    }
+                    tracing::info!("renewed the cluster endpoint's certificate");
+                }
+                Err(e) => tracing::error!("renewing the cluster endpoint's certificate: {e}"),
+            }
+        }
+    });
+}
+
 /// Starts the cluster endpoint; returns its address.
 pub async fn serve(
     shared: Arc<Shared>,
     listen: SocketAddr,
     hostnames: &[String],
 ) -> anyhow::Result<SocketAddr> {
-    let (ca, cert, key) = server_identity(&shared.db, hostnames).await?;
+    let (ca, cert, key) = server_identity(&shared.db, &shared.sealer, hostnames).await?;
     if let Ok(mut c) = shared.cluster_ca.write() {
         *c = ca;
     }
@@ -513,14 +624,12 @@ pub async fn serve(
         certs: shared.clone(),
         algs: provider.signature_verification_algorithms,
     });
-    let chain = vec![CertificateDer::from(pem_der(&cert)?)];
-    use rustls::pki_types::pem::PemObject;
-    let key = PrivateKeyDer::from_pem_slice(key.as_bytes())
-        .map_err(|e| anyhow::anyhow!("cluster server key: {e}"))?;
+    let resolver = Arc::new(ServerCert(std::sync::RwLock::new(server_key(&cert, &key)?)));
+    renew_server_cert(shared.clone(), resolver.clone(), hostnames.to_vec());
     let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)
-        .with_single_cert(chain, key)?;
+        .with_cert_resolver(resolver);
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     // every connection presents its certificate: no resumption that would skip
     // the revocation check
@@ -564,7 +673,10 @@ pub async fn serve(
                     .and_then(|c| c.first())
                     .map(|c| fingerprint(c));
                 // checked again here: a resumed session skips the verifier
-                let Some(cert) = fp.and_then(|fp| sh.certs.get(&fp)).filter(|c| !c.revoked) else {
+                let Some(cert) = fp
+                    .and_then(|fp| sh.certs.get(&fp))
+                    .filter(|c| !c.revoked && c.not_after >= graphql_schema::tls::now_unix())
+                else {
                     tracing::info!(%remote, "cluster connection with an unknown or revoked certificate closed");
                     return;
                 };
@@ -592,19 +704,7 @@ pub async fn serve(
     Ok(local)
 }
 
-/// What a node says about itself (connection_init payload and heartbeats).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct NodeReport {
-    pub node_id: Uuid,
-    pub hostname: String,
-    pub version: String,
-    #[serde(default)]
-    pub config_version: i64,
-    #[serde(default)]
-    pub config_hash: String,
-    #[serde(default)]
-    pub labels: serde_json::Map<String, serde_json::Value>,
-}
+pub use graphql_schema::sync::NodeReport;
 
 /// One connection's session data.
 #[derive(Clone)]
@@ -723,7 +823,7 @@ async fn node_backlog(sh: &Shared, plane: Uuid, since: i64) -> Result<Vec<NodeUp
         .await
         .map_err(ApiError::internal)?
     {
-        let ev: ChangeEvent = serde_json::from_str(&row.changes).map_err(ApiError::internal)?;
+        let ev = crate::actor::read_change(&sh.sealer, &row).map_err(ApiError::internal)?;
         out.push(node_update(&ev));
     }
     Ok(out)
@@ -829,6 +929,10 @@ impl ClusterSubscription {
 // ---------------------------------------------------------------------------
 // DataPlaneConnection actors and the node list
 
+/// Nodes are known per control plane: a node id is only meaningful within the
+/// plane its certificate belongs to.
+pub type NodeKey = (Uuid, Uuid);
+
 /// What the platform knows of a node.
 #[derive(Clone, Debug)]
 pub struct NodeEntry {
@@ -856,7 +960,7 @@ pub struct DataPlaneConnection;
 
 pub struct NodeState {
     shared: Arc<Shared>,
-    id: Uuid,
+    key: NodeKey,
     kill: watch::Sender<bool>,
 }
 
@@ -878,6 +982,7 @@ impl Actor for DataPlaneConnection {
     ) -> Result<NodeState, ActorProcessingErr> {
         let now = store::now_ms();
         let id = report.node_id;
+        let key = (auth.cert.control_plane_id, id);
         let e = NodeEntry {
             id,
             control_plane_id: auth.cert.control_plane_id,
@@ -890,13 +995,28 @@ impl Actor for DataPlaneConnection {
             incompatible,
             actor: Some(me),
         };
-        // a reconnecting node replaces its previous connection
-        let old = shared.nodes.write().ok().and_then(|mut m| m.insert(id, e));
+        // a reconnecting node replaces its previous connection; another
+        // certificate cannot take over a node id that is connected
+        let old = {
+            let mut m = shared
+                .nodes
+                .write()
+                .map_err(|_| "the node list is unavailable")?;
+            if let Some(o) = m.get(&key)
+                && o.connected
+                && o.cert_id != auth.cert.id
+            {
+                return Err(
+                    format!("node id {id} is already connected with another certificate").into(),
+                );
+            }
+            m.insert(key, e)
+        };
         if let Some(a) = old.and_then(|o| o.actor) {
             let _ = a.cast(NodeMsg::Disconnect);
         }
         shared.nodes_changed();
-        Ok(NodeState { shared, id, kill })
+        Ok(NodeState { shared, key, kill })
     }
 
     async fn handle(
@@ -908,7 +1028,7 @@ impl Actor for DataPlaneConnection {
         match msg {
             NodeMsg::Report(r) => {
                 if let Ok(mut m) = st.shared.nodes.write()
-                    && let Some(e) = m.get_mut(&st.id)
+                    && let Some(e) = m.get_mut(&st.key)
                 {
                     e.report = r;
                     e.last_seen = store::now_ms();
@@ -920,7 +1040,7 @@ impl Actor for DataPlaneConnection {
             }
             NodeMsg::Gone => {
                 if let Ok(mut m) = st.shared.nodes.write()
-                    && let Some(e) = m.get_mut(&st.id)
+                    && let Some(e) = m.get_mut(&st.key)
                     && e.actor.as_ref().is_some_and(|a| a.get_id() == me.get_id())
                 {
                     e.connected = false;
@@ -965,43 +1085,47 @@ pub struct DataPlaneNode {
 
 pub fn node_list(sh: &Shared, plane: Uuid) -> Vec<DataPlaneNode> {
     let view = sh.view(plane);
-    let mut v: Vec<DataPlaneNode> = sh
-        .nodes
-        .read()
-        .map(|m| {
-            m.values()
-                .filter(|e| e.control_plane_id == plane)
-                .map(|e| {
-                    let status = if !e.connected {
-                        SyncStatus::Disconnected
-                    } else if e.incompatible.is_some() {
-                        SyncStatus::Incompatible
-                    } else if view.as_ref().is_some_and(|v| {
-                        v.version == e.report.config_version && v.hash == e.report.config_hash
-                    }) {
-                        SyncStatus::InSync
-                    } else {
-                        SyncStatus::Lagging
-                    };
-                    DataPlaneNode {
-                        id: async_graphql::ID(e.id.to_string()),
-                        control_plane_id: async_graphql::ID(plane.to_string()),
-                        hostname: e.report.hostname.clone(),
-                        version: e.report.version.clone(),
-                        config_version: e.report.config_version,
-                        config_hash: e.report.config_hash.clone(),
-                        labels: Json(serde_json::Value::Object(e.report.labels.clone())),
-                        status,
-                        reason: e.incompatible.clone(),
-                        certificate_id: async_graphql::ID(e.cert_id.to_string()),
-                        remote_address: e.remote.clone(),
-                        connected_since: e.connected_since,
-                        last_seen: e.last_seen,
-                    }
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut v: Vec<DataPlaneNode> =
+        sh.nodes
+            .read()
+            .map(|m| {
+                m.values()
+                    .filter(|e| e.control_plane_id == plane)
+                    .map(|e| {
+                        let refused =
+                            e.report.refused.as_ref().map(|r| {
+                                format!("refused config version {}: {}", r.version, r.reason)
+                            });
+                        let status = if !e.connected {
+                            SyncStatus::Disconnected
+                        } else if e.incompatible.is_some() || refused.is_some() {
+                            SyncStatus::Incompatible
+                        } else if view.as_ref().is_some_and(|v| {
+                            v.version == e.report.config_version && v.hash == e.report.config_hash
+                        }) {
+                            SyncStatus::InSync
+                        } else {
+                            SyncStatus::Lagging
+                        };
+                        DataPlaneNode {
+                            id: async_graphql::ID(e.id.to_string()),
+                            control_plane_id: async_graphql::ID(plane.to_string()),
+                            hostname: e.report.hostname.clone(),
+                            version: e.report.version.clone(),
+                            config_version: e.report.config_version,
+                            config_hash: e.report.config_hash.clone(),
+                            labels: Json(serde_json::Value::Object(e.report.labels.clone())),
+                            status,
+                            reason: e.incompatible.clone().or(refused),
+                            certificate_id: async_graphql::ID(e.cert_id.to_string()),
+                            remote_address: e.remote.clone(),
+                            connected_since: e.connected_since,
+                            last_seen: e.last_seen,
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
     v.sort_by(|a, b| a.hostname.cmp(&b.hostname).then(a.id.0.cmp(&b.id.0)));
     v
 }

@@ -298,6 +298,7 @@ impl IdentityQuery {
             .all(&sh.db)
             .await
             .map_err(internal)?;
+        crate::limits::charge(ctx, rows.len())?;
         let end = offset + rows.len() as u64;
         Ok(AuditConnection {
             nodes: rows
@@ -410,6 +411,20 @@ fn ip(ctx: &Context<'_>) -> Option<String> {
     ctx.data_opt::<auth::SourceIp>().and_then(|s| s.0.clone())
 }
 
+/// A name (of a team, system account or token): 1 to 128 characters, none of
+/// them control characters.
+fn name_ok(field: &str, name: &str) -> Result<()> {
+    let n = name.chars().count();
+    if n == 0 || n > 128 || name.chars().any(char::is_control) {
+        return Err(gql(ApiError::field(
+            Code::Validation,
+            field,
+            "1 to 128 characters, no control characters",
+        )));
+    }
+    Ok(())
+}
+
 async fn insert_token(
     sh: &Shared,
     owner: &str,
@@ -417,6 +432,7 @@ async fn insert_token(
     name: &str,
     days: Option<i32>,
 ) -> Result<NewToken> {
+    name_ok("input.name", name)?;
     let days = i64::from(days.unwrap_or(90));
     if !(1..=365).contains(&days) {
         return Err(gql(ApiError::field(
@@ -487,6 +503,26 @@ impl IdentityMutation {
                 "not an email address",
             )));
         }
+        // every team exists before anything is written
+        let mut teams = Vec::new();
+        for (i, t) in input.team_ids.unwrap_or_default().iter().enumerate() {
+            let t = parse(t, &format!("input.teamIds[{i}]"))?;
+            team_by_id(sh, t).await.map_err(|_| {
+                gql(ApiError::field(
+                    Code::Validation,
+                    format!("input.teamIds[{i}]"),
+                    format!("team {t} does not exist"),
+                ))
+            })?;
+            teams.push(t);
+        }
+        if input.name.chars().count() > 256 {
+            return Err(gql(ApiError::field(
+                Code::Validation,
+                "input.name",
+                "at most 256 characters",
+            )));
+        }
         let token = auth::new_token("pinv_");
         let id = Uuid::new_v4();
         user::ActiveModel {
@@ -508,9 +544,7 @@ impl IdentityMutation {
                 "a user with this email exists",
             ))
         })?;
-        for t in input.team_ids.unwrap_or_default() {
-            let t = parse(&t, "input.teamIds")?;
-            team_by_id(sh, t).await?;
+        for t in teams {
             let m = format!("user:{id}");
             sh.teams
                 .call(sh, t, |r| TeamMsg::AddMember(m, r))
@@ -623,6 +657,8 @@ impl IdentityMutation {
         input: CreateSystemAccountInput,
     ) -> Result<SystemAccount> {
         auth::check(ctx, "organization", "users.manage").await?;
+        name_ok("input.name", &input.name)?;
+        crate::actor::check_text("input.description", &input.description, 1000).map_err(gql)?;
         let m = system_account::Model {
             id: Uuid::new_v4().to_string(),
             name: input.name,
@@ -654,6 +690,8 @@ impl IdentityMutation {
 
     async fn create_team(&self, ctx: &Context<'_>, input: CreateTeamInput) -> Result<Team> {
         auth::check(ctx, "organization", "teams.manage").await?;
+        name_ok("input.name", &input.name)?;
+        crate::actor::check_text("input.description", &input.description, 1000).map_err(gql)?;
         let sh = shared(ctx);
         let m = team::ActiveModel {
             id: Set(Uuid::new_v4().to_string()),

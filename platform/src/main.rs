@@ -35,8 +35,20 @@ struct Remote {
 enum Cmd {
     /// Run the platform: GraphQL API on /graphql, subscriptions on /graphql/ws.
     Serve {
-        #[arg(long, env = "PORTICO_LISTEN", default_value = "0.0.0.0:8080")]
+        /// The admin API's address. Loopback by default: to listen publicly, give
+        /// an address and --tls-cert/--tls-key.
+        #[arg(long, env = "PORTICO_LISTEN", default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
+        /// Serve the admin API over HTTPS with this certificate chain (PEM).
+        #[arg(long = "tls-cert", env = "PORTICO_TLS_CERT", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The private key of --tls-cert (PEM).
+        #[arg(long = "tls-key", env = "PORTICO_TLS_KEY", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Expose failure-injection endpoints for tests and drills (never in
+        /// production).
+        #[arg(long = "enable-test-hooks", env = "PORTICO_TEST_HOOKS", hide = true)]
+        test_hooks: bool,
         /// Where the embedded SQLite database lives.
         #[arg(long, env = "PORTICO_DATA_DIR", default_value = "portico-data")]
         data_dir: PathBuf,
@@ -68,13 +80,14 @@ enum Cmd {
     Up {
         #[arg(long, env = "PORTICO_DATA_DIR", default_value = "portico-data")]
         data_dir: PathBuf,
-        #[arg(long, default_value = "0.0.0.0:8080")]
+        /// Everything listens on loopback unless told otherwise.
+        #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
         #[arg(long = "cluster-listen", default_value = "127.0.0.1:8005")]
         cluster_listen: std::net::SocketAddr,
-        #[arg(long = "proxy-listen", default_value = "0.0.0.0:8000")]
+        #[arg(long = "proxy-listen", default_value = "127.0.0.1:8000")]
         proxy_listen: std::net::SocketAddr,
-        #[arg(long = "proxy-listen-tls", default_value = "0.0.0.0:8443")]
+        #[arg(long = "proxy-listen-tls", default_value = "127.0.0.1:8443")]
         proxy_listen_tls: std::net::SocketAddr,
         #[arg(long = "status-listen", default_value = "127.0.0.1:8100")]
         status_listen: std::net::SocketAddr,
@@ -132,6 +145,9 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.cmd {
         Cmd::Serve {
             listen,
+            tls_cert,
+            tls_key,
+            test_hooks,
             data_dir,
             database_url,
             admin_token,
@@ -149,13 +165,16 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 cluster_hostnames,
                 change_log_retention,
                 audit_webhook,
+                tls: tls_cert.zip(tls_key),
+                test_hooks,
             })
             .await?;
             if let Some(c) = r.cluster_addr {
                 println!("cluster endpoint for gateway nodes on https://{c} (mutual TLS)");
             }
             println!(
-                "portico platform listening on http://{} (GraphQL at /graphql)",
+                "portico platform listening on {}://{} (GraphQL at /graphql)",
+                if r.tls { "https" } else { "http" },
                 r.addr
             );
             tokio::select! {

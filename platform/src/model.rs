@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+pub use graphql_schema::secrets::hash as hash_secrets;
 pub use graphql_schema::sync::{KINDS, Kind, Record, document, ref_id, strip_secrets};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -104,7 +105,14 @@ pub fn flatten(doc: &Value) -> Vec<Desired> {
                     }
                 }
                 Kind::Certificate => {
-                    let r = parent_ref(&m, "id");
+                    // a certificate has no name: without an id, its PEM names it
+                    let r = match m.get("id").and_then(Value::as_str) {
+                        Some(id) => json!({ "id": id }),
+                        None => match m.get("cert") {
+                            Some(c) => json!({ "cert": c }),
+                            None => Value::Null,
+                        },
+                    };
                     for s in m
                         .remove("snis")
                         .and_then(|v| v.as_array().cloned())
@@ -206,7 +214,12 @@ pub fn natural_key(kind: Kind, data: &Map<String, Value>) -> Option<String> {
         Kind::Target => format!("{}|{}", r("upstream"), s("target")?),
         Kind::Certificate => s("cert")?,
         Kind::CaCertificate => s("cert")?,
-        Kind::KeyAuthCredential => format!("{}|{}", r("consumer"), s("key")?),
+        Kind::KeyAuthCredential => format!(
+            "{}|{}",
+            r("consumer"),
+            s("key_sha256")
+                .or_else(|| s("key").map(|k| graphql_schema::entity::consumer::digest(&k)))?
+        ),
         Kind::BasicAuthCredential => s("username")?,
         Kind::JwtSecret => s("key")?,
         Kind::Acl => format!("{}|{}", r("consumer"), s("group")?),
@@ -266,6 +279,11 @@ pub fn settle(desired: Vec<Desired>, existing: &[&Record]) -> Result<Vec<Settled
                             o.get("custom_id")
                                 .and_then(Value::as_str)
                                 .map(|c| format!("custom:{c}"))
+                        })
+                        .or_else(|| {
+                            o.get("cert")
+                                .and_then(Value::as_str)
+                                .map(|c| format!("cert:{c}"))
                         })?,
                     _ => return None,
                 };
@@ -326,6 +344,11 @@ pub fn settle(desired: Vec<Desired>, existing: &[&Record]) -> Result<Vec<Settled
         {
             names.insert((d.kind, format!("custom:{c}")), id);
         }
+        if d.kind == Kind::Certificate
+            && let Some(c) = m.get("cert").and_then(Value::as_str)
+        {
+            names.insert((d.kind, format!("cert:{c}")), id);
+        }
         names.insert((d.kind, id.to_string()), id);
         out.push((d.kind, id, m));
     }
@@ -349,59 +372,53 @@ pub fn same_data(a: &Value, b: &Value) -> bool {
     clean(a) == clean(b)
 }
 
-/// Fills in write-only fields a dump left out, from the stored entity.
+/// Fills in secrets a dump left out, from the stored entity.
 pub fn keep_secrets(kind: Kind, data: &mut Map<String, Value>, stored: &Value) {
-    for f in kind.secret_fields() {
-        if !data.contains_key(*f)
-            && let Some(v) = stored.get(*f)
-        {
-            data.insert((*f).into(), v.clone());
-        }
+    let mut v = Value::Object(std::mem::take(data));
+    graphql_schema::secrets::keep(kind, &mut v, stored);
+    if let Value::Object(m) = v {
+        *data = m;
     }
 }
 
-/// A dump leaves write-only fields out: fills them back in a user's document from
-/// the stored entities with the same ids, so the dump applies back unchanged.
+/// A dump leaves secrets out: fills them back into a user's document from the
+/// stored entities with the same ids (at any depth: credentials in consumers,
+/// plugins in services, routes, consumers and groups), so a dump applies back
+/// unchanged.
 pub fn fill_secrets(doc: &mut Value, records: &HashMap<Uuid, Record>) {
-    let fill = |item: &mut Value| {
-        let Some(m) = item.as_object_mut() else {
+    fn walk(v: &mut Value, records: &HashMap<Uuid, Record>, depth: usize) {
+        // decK nests at most service > route > plugin
+        if depth > 4 {
             return;
-        };
-        let Some(r) = m
-            .get("id")
-            .and_then(Value::as_str)
-            .and_then(|s| Uuid::parse_str(s).ok())
-            .and_then(|id| records.get(&id))
-        else {
-            return;
-        };
-        keep_secrets(r.kind, m, &r.data);
-    };
-    let Some(top) = doc.as_object_mut() else {
-        return;
-    };
-    for c in top
-        .get_mut("certificates")
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-    {
-        fill(c);
+        }
+        match v {
+            Value::Array(items) => {
+                for it in items {
+                    walk(it, records, depth);
+                }
+            }
+            Value::Object(m) => {
+                let stored = m
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .and_then(|s| Uuid::parse_str(s).ok())
+                    .and_then(|id| records.get(&id));
+                if let Some(r) = stored {
+                    keep_secrets(r.kind, m, &r.data);
+                }
+                for (k, child) in m.iter_mut() {
+                    if child.is_array() && k != "config" {
+                        walk(child, records, depth + 1);
+                    }
+                }
+            }
+            _ => {}
+        }
     }
-    for c in top
-        .get_mut("consumers")
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-    {
-        for k in KINDS.iter().filter(|k| k.is_credential()) {
-            for item in c
-                .get_mut(k.key())
-                .and_then(Value::as_array_mut)
-                .into_iter()
-                .flatten()
-            {
-                fill(item);
+    if let Some(top) = doc.as_object_mut() {
+        for (k, v) in top.iter_mut() {
+            if !k.starts_with('_') {
+                walk(v, records, 0);
             }
         }
     }

@@ -149,6 +149,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0001Init),
             Box::new(M0002ClusterCerts),
             Box::new(M0003Identities),
+            Box::new(M0004Settings),
         ]
     }
 }
@@ -355,6 +356,101 @@ impl MigrationTrait for M0003Identities {
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
         Err(DbErr::Migration("m0003 cannot be reverted".into()))
     }
+}
+
+/// Platform-wide settings (`secret_key_check`: a value derived from the secret
+/// key the database's secrets are sealed with).
+struct M0004Settings;
+
+impl MigrationName for M0004Settings {
+    fn name(&self) -> &str {
+        "m0004_settings"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0004Settings {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Alias::new("settings"))
+                    .col(
+                        ColumnDef::new(Alias::new("key"))
+                            .string()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(Alias::new("value")).text().not_null())
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(Alias::new("settings")).to_owned())
+            .await
+    }
+}
+
+pub mod setting {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "settings")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        #[sea_orm(column_type = "Text")]
+        pub value: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub async fn setting(db: &DatabaseConnection, key: &str) -> Result<Option<String>, DbErr> {
+    Ok(setting::Entity::find_by_id(key.to_string())
+        .one(db)
+        .await?
+        .map(|m| m.value))
+}
+
+pub async fn insert_setting(db: &DatabaseConnection, key: &str, value: &str) -> Result<(), DbErr> {
+    row(setting::Model {
+        key: key.into(),
+        value: value.into(),
+    })
+    .insert(db)
+    .await
+    .map(|_| ())
+}
+
+/// Every config entity row of every plane.
+pub async fn all_entities(db: &DatabaseConnection) -> Result<Vec<config_entity::Model>, DbErr> {
+    config_entity::Entity::find().all(db).await
+}
+
+/// Rewrites entity rows and cluster certificates in place, and empties the
+/// change log (subscribers further behind than now get a snapshot), in one
+/// transaction: the one-time sealing of a database written before secrets were.
+pub async fn reseal(
+    db: &DatabaseConnection,
+    entities: Vec<config_entity::Model>,
+    certs: Vec<cluster_cert::Model>,
+) -> Result<(), DbErr> {
+    let txn = db.begin().await?;
+    for e in entities {
+        row(e).update(&txn).await?;
+    }
+    for c in certs {
+        row(c).update(&txn).await?;
+    }
+    change_log::Entity::delete_many().exec(&txn).await?;
+    txn.commit().await
 }
 
 pub mod user {

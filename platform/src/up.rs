@@ -22,19 +22,14 @@ pub struct UpOptions {
 const DEMO: &str = "default";
 
 pub async fn up(o: UpOptions) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&o.data_dir).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot create the data directory {}: {e}",
-            o.data_dir.display()
-        )
-    })?;
+    crate::files::private_dir(&o.data_dir)?;
     // one admin token per data directory, kept in a file only its owner reads
     let token_file = o.data_dir.join("admin-token");
     let token = match std::fs::read_to_string(&token_file) {
         Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
         _ => {
             let t = crate::auth::new_token(crate::auth::PAT_PREFIX);
-            write_private(&token_file, &t)?;
+            crate::files::write_private(&token_file, &t)?;
             t
         }
     };
@@ -47,6 +42,8 @@ pub async fn up(o: UpOptions) -> anyhow::Result<()> {
         cluster_hostnames: vec!["localhost".into(), "127.0.0.1".into()],
         change_log_retention: 10_000,
         audit_webhook: None,
+        tls: None,
+        test_hooks: false,
     })
     .await?;
     let cluster = running
@@ -109,7 +106,7 @@ pub async fn up(o: UpOptions) -> anyhow::Result<()> {
 
     // the embedded node's credentials, issued once per data directory
     let node_dir = o.data_dir.join("node");
-    std::fs::create_dir_all(&node_dir)?;
+    crate::files::private_dir(&node_dir)?;
     let (cert, key, ca) = (
         node_dir.join("node.crt"),
         node_dir.join("node.key"),
@@ -124,7 +121,7 @@ pub async fn up(o: UpOptions) -> anyhow::Result<()> {
             .await?;
         let c = &d["createDataPlaneCertificate"];
         std::fs::write(&cert, c["certificate"].as_str().unwrap_or_default())?;
-        write_private(&key, c["privateKey"].as_str().unwrap_or_default())?;
+        crate::files::write_private(&key, c["privateKey"].as_str().unwrap_or_default())?;
     }
     // the server CA is per data directory too; refresh it on every start
     let ca_pem = running
@@ -195,19 +192,5 @@ pub async fn up(o: UpOptions) -> anyhow::Result<()> {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
-    Ok(())
-}
-
-fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-    f.write_all(text.as_bytes())?;
     Ok(())
 }

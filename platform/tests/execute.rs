@@ -14,7 +14,12 @@ async fn schema() -> (platform::api::PorticoSchema, platform::auth::Caller) {
     )
     .await
     .expect("bootstrap");
-    let (shared, planes) = platform::server::assemble(db).await.expect("platform");
+    let (shared, planes) = platform::server::assemble(
+        db,
+        std::sync::Arc::new(platform::seal::Sealer::new([7; 32], "test").expect("key")),
+    )
+    .await
+    .expect("platform");
     let caller = platform::auth::resolve(&shared, "owner-token", None)
         .await
         .expect("the owner's token");

@@ -102,6 +102,9 @@ impl ConsumerGroupConfig {
 pub struct KeyAuthCredentialConfig {
     pub id: Option<String>,
     pub key: Option<String>,
+    /// The key's SHA-256 (hex) instead of the key: how the platform stores and
+    /// sends keys, and how keys made elsewhere are imported without their clear form.
+    pub key_sha256: Option<String>,
     pub ttl: Option<i64>,
     pub tags: Option<Vec<String>>,
     pub consumer: Option<serde_json::Value>,
@@ -117,6 +120,11 @@ pub struct KeyAuthCredential {
     pub tags: Vec<String>,
     #[serde(skip)]
     pub source: String,
+}
+
+/// A SHA-256 digest in hex (any case), lower-cased; `None` when it is not one.
+pub fn sha256_hex(h: &str) -> Option<String> {
+    (h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())).then(|| h.to_ascii_lowercase())
 }
 
 /// SHA-256 hex digest of a secret.
@@ -143,13 +151,30 @@ impl KeyAuthCredentialConfig {
         errors: &mut Errors,
     ) -> Option<KeyAuthCredential> {
         let id = parse_id(&self.id, path, errors);
-        let key = match &self.key {
-            Some(k) if !k.is_empty() => k.clone(),
-            Some(_) => {
+        let key_sha256 = match (&self.key, &self.key_sha256) {
+            (Some(_), Some(_)) => {
+                errors.add(
+                    path.field("key_sha256"),
+                    "only one of these fields may be set: 'key', 'key_sha256'",
+                );
+                return None;
+            }
+            (Some(k), None) if !k.is_empty() => digest(k),
+            (Some(_), None) => {
                 errors.add(path.field("key"), "length must be at least 1");
                 return None;
             }
-            None => {
+            (None, Some(h)) => match sha256_hex(h) {
+                Some(h) => h,
+                None => {
+                    errors.add(
+                        path.field("key_sha256"),
+                        "expected a SHA-256 digest: 64 hexadecimal characters",
+                    );
+                    return None;
+                }
+            },
+            (None, None) => {
                 // Kong generates a key when none is given; a declarative file that
                 // nobody can read the generated key from would be useless.
                 errors.add(
@@ -166,7 +191,6 @@ impl KeyAuthCredentialConfig {
             );
             return None;
         }
-        let key_sha256 = digest(&key);
         Some(KeyAuthCredential {
             id: id.unwrap_or_else(|| {
                 derive_id(
@@ -189,6 +213,9 @@ pub struct BasicAuthCredentialConfig {
     pub id: Option<String>,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// [`password_digest`] of the password instead of the password: how the
+    /// platform stores and sends passwords.
+    pub password_sha256: Option<String>,
     pub tags: Option<Vec<String>>,
     pub consumer: Option<serde_json::Value>,
     pub created_at: Option<i64>,
@@ -219,22 +246,40 @@ impl BasicAuthCredentialConfig {
         errors: &mut Errors,
     ) -> Option<BasicAuthCredential> {
         let id = parse_id(&self.id, path, errors);
-        let (Some(username), Some(password)) = (&self.username, &self.password) else {
-            for (f, v) in [
-                ("username", self.username.is_none()),
-                ("password", self.password.is_none()),
-            ] {
-                if v {
-                    errors.add(path.field(f), "required field missing");
-                }
+        let password_sha256 = match (&self.password, &self.password_sha256) {
+            (Some(_), Some(_)) => {
+                errors.add(
+                    path.field("password_sha256"),
+                    "only one of these fields may be set: 'password', 'password_sha256'",
+                );
+                None
             }
+            (Some(p), None) => Some(password_digest(consumer.id, p)),
+            (None, Some(h)) => {
+                let h = sha256_hex(h);
+                if h.is_none() {
+                    errors.add(
+                        path.field("password_sha256"),
+                        "expected a SHA-256 digest: 64 hexadecimal characters",
+                    );
+                }
+                h
+            }
+            (None, None) => {
+                errors.add(path.field("password"), "required field missing");
+                None
+            }
+        };
+        let Some(username) = &self.username else {
+            errors.add(path.field("username"), "required field missing");
             return None;
         };
+        let password_sha256 = password_sha256?;
         Some(BasicAuthCredential {
             id: id.unwrap_or_else(|| derive_id("basicauth_credential", username)),
             consumer_id: consumer.id,
             username: username.clone(),
-            password_sha256: password_digest(consumer.id, password),
+            password_sha256,
             tags: self.tags.clone().unwrap_or_default(),
             source: path.to_string(),
         })
