@@ -99,6 +99,14 @@ impl Platform {
         Platform::launch(db, dir, "127.0.0.1:0", "127.0.0.1:0", None, extra).await
     }
 
+    /// Starts with extra arguments and environment, under `umask 000` (files it
+    /// means to keep private must be so whatever the umask).
+    pub async fn start_permissive(db: Db, extra: &[&str], env: &[(&str, &str)]) -> Platform {
+        let dir = make_temp_dir("portico-platform");
+        Platform::launch_with(db, dir, "127.0.0.1:0", "127.0.0.1:0", None, extra, env, true)
+            .await
+    }
+
     async fn launch(
         db: Db,
         dir: PathBuf,
@@ -107,13 +115,35 @@ impl Platform {
         database_url: Option<String>,
         extra: &[&str],
     ) -> Platform {
+        Platform::launch_with(db, dir, listen, cluster, database_url, extra, &[], false).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn launch_with(
+        db: Db,
+        dir: PathBuf,
+        listen: &str,
+        cluster: &str,
+        database_url: Option<String>,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        permissive: bool,
+    ) -> Platform {
         init_crypto();
         let log = dir.join(format!("platform-{}.log", crate::free_port()));
         let database_url = database_url.unwrap_or_else(|| match db {
             Db::Sqlite => String::new(),
             Db::Postgres => format!("postgres://postgres@{PG}/portico_it_{}", uuid_like()),
         });
-        let mut cmd = Command::new(portico_bin());
+        let mut cmd = if permissive {
+            let mut c = Command::new("sh");
+            c.arg("-c")
+                .arg("umask 000 && exec \"$0\" \"$@\"")
+                .arg(portico_bin());
+            c
+        } else {
+            Command::new(portico_bin())
+        };
         cmd.args([
             "serve",
             "--listen",
@@ -136,6 +166,7 @@ impl Platform {
         if db == Db::Postgres {
             cmd.args(["--database-url", &database_url]);
         }
+        cmd.envs(env.iter().copied());
         let mut child = cmd.spawn().expect("cannot spawn portico");
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = std::sync::mpsc::channel();
@@ -154,6 +185,7 @@ impl Platform {
                 }
                 if let Some(a) = line
                     .strip_prefix("portico platform listening on http://")
+                    .or_else(|| line.strip_prefix("portico platform listening on https://"))
                     .and_then(|r| r.split_whitespace().next())
                 {
                     let _ = tx.send((token.clone(), a.to_string(), cluster.clone()));
@@ -436,5 +468,138 @@ pub async fn next_message(ws: &mut Ws) -> Value {
         if let tokio_tungstenite::tungstenite::Message::Text(t) = m {
             return serde_json::from_str(&t).expect("JSON");
         }
+    }
+}
+
+/// A hand-driven node's cluster connection (mutual TLS + WebSocket).
+pub type NodeWs =
+    tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
+
+impl Platform {
+    /// A hand-driven node connection: mutual TLS with `creds`, WebSocket,
+    /// connection_init with `version` and `node_id`; the socket after the ack, or
+    /// the refusal the platform answered with.
+    pub async fn raw_node(
+        &self,
+        creds: &NodeCreds,
+        version: &str,
+        node_id: &str,
+    ) -> Result<NodeWs, Value> {
+        use futures_util::{SinkExt, StreamExt};
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_file_iter(&creds.ca).expect("ca") {
+            roots.add(c.expect("ca cert")).expect("add");
+        }
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&creds.cert)
+            .expect("cert")
+            .collect::<Result<_, _>>()
+            .expect("cert");
+        let key = PrivateKeyDer::from_pem_file(&creds.key).expect("key");
+        let cfg = rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_client_auth_cert(chain, key)
+            .expect("client config");
+        let tcp = tokio::net::TcpStream::connect(self.cluster)
+            .await
+            .expect("connect");
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+        let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
+            .connect(name, tcp)
+            .await
+            .expect("tls");
+        let mut req = format!("wss://localhost:{}/graphql/ws", self.cluster.port())
+            .into_client_request()
+            .expect("request");
+        req.headers_mut().insert(
+            "sec-websocket-protocol",
+            "graphql-transport-ws".parse().expect("header"),
+        );
+        let (mut ws, _) = tokio_tungstenite::client_async(req, tls).await.expect("ws");
+        ws.send(tokio_tungstenite::tungstenite::Message::text(
+            json!({"type": "connection_init", "payload": {"node_id": node_id, "hostname": "raw", "version": version}}).to_string(),
+        ))
+        .await
+        .expect("init");
+        let ack = tokio::time::timeout(DEADLINE, ws.next())
+            .await
+            .expect("an answer in time");
+        match ack {
+            Some(Ok(m)) if m.to_string().contains("connection_ack") => Ok(ws),
+            Some(Ok(m)) => Err(json!({"frame": m.to_string()})),
+            Some(Err(e)) => Err(json!({"error": e.to_string()})),
+            None => Err(json!({"closed": true})),
+        }
+    }
+}
+
+/// The next JSON message on a hand-driven node connection.
+pub async fn next_node_message(ws: &mut NodeWs) -> Value {
+    use futures_util::StreamExt;
+    loop {
+        let m = tokio::time::timeout(DEADLINE, ws.next())
+            .await
+            .expect("in time")
+            .expect("open")
+            .expect("frame");
+        if let tokio_tungstenite::tungstenite::Message::Text(t) = m {
+            return serde_json::from_str(&t).expect("json");
+        }
+    }
+}
+
+impl Platform {
+    /// The id of the team called `name`.
+    pub async fn team_id(&self, name: &str) -> String {
+        let d = self.ok("{ teams { id name predefined } }", json!({})).await;
+        d["teams"]
+            .as_array()
+            .and_then(|ts| ts.iter().find(|t| t["name"] == name))
+            .and_then(|t| t["id"].as_str())
+            .unwrap_or_else(|| panic!("team {name} in {d}"))
+            .to_string()
+    }
+
+    /// Invites a user into `teams`, accepts, logs in: (user id, session token).
+    pub async fn user_in(&self, email: &str, teams: &[String]) -> (String, String) {
+        let d = self
+            .ok(
+                "mutation($i: InviteUserInput!) { inviteUser(input: $i) { user { id pending } invitationToken } }",
+                json!({"i": {"email": email, "name": email, "teamIds": teams}}),
+            )
+            .await;
+        let inv = d["inviteUser"]["invitationToken"]
+            .as_str()
+            .expect("invitation")
+            .to_string();
+        let uid = d["inviteUser"]["user"]["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        assert_eq!(d["inviteUser"]["user"]["pending"], true);
+        // no token needed to accept an invitation
+        let (_, r) = self
+            .gql_with(
+                None,
+                "mutation($i: AcceptInvitationInput!) { acceptInvitation(input: $i) { pending } }",
+                json!({"i": {"token": inv, "password": "correct horse battery"}}),
+            )
+            .await;
+        assert_eq!(r["data"]["acceptInvitation"]["pending"], false, "{r}");
+        let (_, r) = self
+            .gql_with(
+                None,
+                "mutation($i: LoginInput!) { login(input: $i) { token expiresAt user { email } } }",
+                json!({"i": {"email": email, "password": "correct horse battery"}}),
+            )
+            .await;
+        let token = r["data"]["login"]["token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{r}"))
+            .to_string();
+        assert!(token.starts_with("psess_"));
+        (uid, token)
     }
 }

@@ -18,54 +18,12 @@ async fn as_user(p: &Platform, token: &str, q: &str, v: Value) -> (u16, Value) {
 const CREATE: &str = "mutation($i: CreateEntityInput!) { createEntity(input: $i) { id } }";
 
 async fn team_id(p: &Platform, name: &str) -> String {
-    let d = p.ok("{ teams { id name predefined } }", json!({})).await;
-    d["teams"]
-        .as_array()
-        .and_then(|ts| ts.iter().find(|t| t["name"] == name))
-        .and_then(|t| t["id"].as_str())
-        .unwrap_or_else(|| panic!("team {name} in {d}"))
-        .to_string()
+    p.team_id(name).await
 }
 
 /// Invites a user into `teams`, accepts, logs in: (user id, session token).
 async fn user_in(p: &Platform, email: &str, teams: &[String]) -> (String, String) {
-    let d = p
-        .ok(
-            "mutation($i: InviteUserInput!) { inviteUser(input: $i) { user { id pending } invitationToken } }",
-            json!({"i": {"email": email, "name": email, "teamIds": teams}}),
-        )
-        .await;
-    let inv = d["inviteUser"]["invitationToken"]
-        .as_str()
-        .expect("invitation")
-        .to_string();
-    let uid = d["inviteUser"]["user"]["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
-    assert_eq!(d["inviteUser"]["user"]["pending"], true);
-    // no token needed to accept an invitation
-    let (_, r) = p
-        .gql_with(
-            None,
-            "mutation($i: AcceptInvitationInput!) { acceptInvitation(input: $i) { pending } }",
-            json!({"i": {"token": inv, "password": "correct horse battery"}}),
-        )
-        .await;
-    assert_eq!(r["data"]["acceptInvitation"]["pending"], false, "{r}");
-    let (_, r) = p
-        .gql_with(
-            None,
-            "mutation($i: LoginInput!) { login(input: $i) { token expiresAt user { email } } }",
-            json!({"i": {"email": email, "password": "correct horse battery"}}),
-        )
-        .await;
-    let token = r["data"]["login"]["token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{r}"))
-        .to_string();
-    assert!(token.starts_with("psess_"));
-    (uid, token)
+    p.user_in(email, teams).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -454,73 +454,19 @@ async fn two_replicas_on_postgres_converge() {
     .await;
 }
 
-/// A hand-driven node connection: mutual TLS, WebSocket, connection_init with
-/// `version`; returns the socket after the ack.
 async fn raw_node(
     p: &Platform,
     creds: &integration::platform::NodeCreds,
     version: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
-    use futures_util::{SinkExt, StreamExt};
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(&creds.ca).expect("ca") {
-        roots.add(c.expect("ca cert")).expect("add");
-    }
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&creds.cert)
-        .expect("cert")
-        .collect::<Result<_, _>>()
-        .expect("cert");
-    let key = PrivateKeyDer::from_pem_file(&creds.key).expect("key");
-    let cfg = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)
-        .expect("client config");
-    let tcp = tokio::net::TcpStream::connect(p.cluster)
-        .await
-        .expect("connect");
-    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
-    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
-        .connect(name, tcp)
-        .await
-        .expect("tls");
-    let mut req = format!("wss://localhost:{}/graphql/ws", p.cluster.port())
-        .into_client_request()
-        .expect("request");
-    req.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let (mut ws, _) = tokio_tungstenite::client_async(req, tls).await.expect("ws");
+) -> integration::platform::NodeWs {
     let node_id = format!("00000000-0000-4000-8000-{:012}", free_port());
-    ws.send(tokio_tungstenite::tungstenite::Message::text(
-        json!({"type": "connection_init", "payload": {"node_id": node_id, "hostname": "raw", "version": version}}).to_string(),
-    ))
-    .await
-    .expect("init");
-    let ack = ws.next().await.expect("a frame").expect("ok");
-    assert!(ack.to_string().contains("connection_ack"), "{ack}");
-    ws
+    p.raw_node(creds, version, &node_id)
+        .await
+        .expect("connection_ack")
 }
 
-async fn next_msg(
-    ws: &mut tokio_tungstenite::WebSocketStream<
-        tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
-    >,
-) -> serde_json::Value {
-    use futures_util::StreamExt;
-    loop {
-        let m = tokio::time::timeout(Duration::from_secs(15), ws.next())
-            .await
-            .expect("in time")
-            .expect("open")
-            .expect("frame");
-        if let tokio_tungstenite::tungstenite::Message::Text(t) = m {
-            return serde_json::from_str(&t).expect("json");
-        }
-    }
+async fn next_msg(ws: &mut integration::platform::NodeWs) -> serde_json::Value {
+    integration::platform::next_node_message(ws).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

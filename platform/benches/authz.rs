@@ -103,6 +103,7 @@ fn bench(c: &mut Criterion) {
             audit_webhook: None,
             tls: None,
             test_hooks: false,
+            max_request_items: platform::limits::MAX_ITEMS,
         })
         .await
         .expect("platform");

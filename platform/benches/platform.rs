@@ -51,6 +51,7 @@ async fn start(db: Option<String>) -> (Target, platform::server::Running) {
         audit_webhook: None,
         tls: None,
         test_hooks: false,
+        max_request_items: platform::limits::MAX_ITEMS,
     })
     .await
     .expect("platform starts");

@@ -126,6 +126,7 @@ fn main() {
         audit_webhook: None,
         tls: None,
         test_hooks: false,
+        max_request_items: platform::limits::MAX_ITEMS,
         })
         .await
         .expect("platform");

@@ -19,7 +19,7 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 pub const MAX_ANONYMOUS_BODY_BYTES: usize = 16 * 1024;
 /// The largest response body.
 pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
-/// Items (entities, rows, nodes) one request may return in all.
+/// Items (entities, rows, nodes) one request may return in all, by default.
 pub const MAX_ITEMS: usize = 50_000;
 /// How long a client may take to send a request's headers.
 pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -34,18 +34,18 @@ const EXPENSIVE: &[(&str, usize)] = &[
     ("controlPlanes", 5),
 ];
 
-/// What is left of a request's item budget.
-pub struct Budget(AtomicUsize);
-
-impl Budget {
-    pub fn new() -> Budget {
-        Budget(AtomicUsize::new(MAX_ITEMS))
-    }
+/// A request's item budget: what it started with, and what is left.
+pub struct Budget {
+    max: usize,
+    left: AtomicUsize,
 }
 
-impl Default for Budget {
-    fn default() -> Self {
-        Budget::new()
+impl Budget {
+    pub fn new(max: usize) -> Budget {
+        Budget {
+            max,
+            left: AtomicUsize::new(max),
+        }
     }
 }
 
@@ -55,15 +55,16 @@ pub fn charge(ctx: &Context<'_>, items: usize) -> async_graphql::Result<()> {
     let Some(b) = ctx.data_opt::<Budget>() else {
         return Ok(());
     };
-    let left = b.0.load(Ordering::Relaxed);
+    let left = b.left.load(Ordering::Relaxed);
     if items > left {
-        b.0.store(0, Ordering::Relaxed);
+        b.left.store(0, Ordering::Relaxed);
         return Err(async_graphql::Error::new(format!(
-            "this request asks for more than {MAX_ITEMS} items in all; ask for less (smaller pages, fewer fields)"
+            "this request asks for more than {} items in all; ask for less (smaller pages, fewer fields)",
+            b.max
         ))
         .extend_with(|_, e| e.set("code", "VALIDATION")));
     }
-    b.0.fetch_sub(items, Ordering::Relaxed);
+    b.left.fetch_sub(items, Ordering::Relaxed);
     Ok(())
 }
 

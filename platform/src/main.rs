@@ -49,6 +49,10 @@ enum Cmd {
         /// production).
         #[arg(long = "enable-test-hooks", env = "PORTICO_TEST_HOOKS", hide = true)]
         test_hooks: bool,
+        /// Items (entities, audit rows, nodes) one GraphQL request may return in
+        /// all; a query asking for more is refused before it is answered.
+        #[arg(long = "max-request-items", env = "PORTICO_MAX_REQUEST_ITEMS", default_value_t = platform::limits::MAX_ITEMS)]
+        max_request_items: usize,
         /// Where the embedded SQLite database lives.
         #[arg(long, env = "PORTICO_DATA_DIR", default_value = "portico-data")]
         data_dir: PathBuf,
@@ -148,6 +152,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             tls_cert,
             tls_key,
             test_hooks,
+            max_request_items,
             data_dir,
             database_url,
             admin_token,
@@ -167,6 +172,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 audit_webhook,
                 tls: tls_cert.zip(tls_key),
                 test_hooks,
+                max_request_items,
             })
             .await?;
             if let Some(c) = r.cluster_addr {

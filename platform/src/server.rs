@@ -47,12 +47,15 @@ pub struct Options {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Expose the failure-injection endpoints tests use (off by default).
     pub test_hooks: bool,
+    /// Items (entities, rows, nodes) one request may return in all.
+    pub max_request_items: usize,
 }
 
 #[derive(Clone)]
 struct App {
     schema: PorticoSchema,
     shared: Arc<Shared>,
+    max_items: usize,
 }
 
 /// The platform's state on an open, migrated database: certificates, the
@@ -170,6 +173,7 @@ pub async fn start(opts: Options) -> anyhow::Result<Running> {
     let app = App {
         schema,
         shared: shared.clone(),
+        max_items: opts.max_request_items,
     };
     let router = router(app, opts.test_hooks);
     let listener = tokio::net::TcpListener::bind(opts.listen)
@@ -406,7 +410,7 @@ async fn graphql(
     };
     let mut req = req
         .data(crate::auth::SourceIp(ip))
-        .data(limits::Budget::new());
+        .data(limits::Budget::new(app.max_items));
     if let Some(c) = caller {
         req = req.data(c);
     }

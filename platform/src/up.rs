@@ -44,6 +44,7 @@ pub async fn up(o: UpOptions) -> anyhow::Result<()> {
         audit_webhook: None,
         tls: None,
         test_hooks: false,
+        max_request_items: crate::limits::MAX_ITEMS,
     })
     .await?;
     let cluster = running
