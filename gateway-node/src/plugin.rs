@@ -53,7 +53,14 @@ pub struct Consumers {
     /// key-auth: SHA-256 of the key -> (consumer, credential id)
     pub keyauth: HashMap<String, (Arc<ConsumerRt>, Uuid)>,
     /// basic-auth: username -> (consumer, credential id, password digest)
-    pub basicauth: HashMap<String, (Arc<ConsumerRt>, Uuid, String)>,
+    pub basicauth: HashMap<
+        String,
+        (
+            Arc<ConsumerRt>,
+            Uuid,
+            graphql_schema::entity::consumer::PasswordDigest,
+        ),
+    >,
     /// jwt: credential key -> verification material
     pub jwt: HashMap<String, Arc<crate::plugins::jwt::JwtKey>>,
 }
@@ -96,7 +103,7 @@ impl Consumers {
             if let Some(rt) = c.by_id.get(&cred.consumer_id) {
                 c.basicauth.insert(
                     cred.username.clone(),
-                    (rt.clone(), cred.id, cred.password_sha256.clone()),
+                    (rt.clone(), cred.id, cred.password.clone()),
                 );
             }
         }
@@ -248,6 +255,14 @@ fn build(p: &PluginEntity, consumers: &Consumers) -> Result<Arc<dyn Plugin>, Str
         )?),
         "rate-limiting" => Arc::new(rate_limiting::RateLimiting::new(
             p.id,
+            serde_json::from_value(cfg).map_err(de)?,
+        )?),
+        "rate-limiting-advanced" => Arc::new(rate_limiting_advanced::RateLimitingAdvanced::new(
+            p.id,
+            p.scope.consumer_group,
+            serde_json::from_value(cfg).map_err(de)?,
+        )?),
+        "bot-detection" => Arc::new(bot_detection::BotDetection::new(
             serde_json::from_value(cfg).map_err(de)?,
         )?),
         "jwt" => Arc::new(crate::plugins::jwt::Jwt::new(

@@ -3,8 +3,10 @@
 
 pub mod acl;
 pub mod basic_auth;
+pub mod bot_detection;
 pub mod correlation_id;
 pub mod cors;
+pub mod counters;
 pub mod ip_restriction;
 pub mod jwt;
 pub mod key_auth;
@@ -12,6 +14,7 @@ pub mod logging;
 pub mod prometheus;
 pub mod proxy_cache;
 pub mod rate_limiting;
+pub mod rate_limiting_advanced;
 pub mod request_size_limiting;
 pub mod request_termination;
 pub mod transformer;

@@ -52,6 +52,37 @@ impl Config {
         crate::entity::consumer::hex(&sha2::Sha256::digest(&bytes))
     }
 
+    /// The id of every entity by where it sits in the file (`services[0]`,
+    /// `consumers[1].keyauth_credentials[0]`, ...): the ids the loader derives for
+    /// entities a file gives no id, which the platform stores for them too.
+    pub fn ids_by_source(&self) -> std::collections::HashMap<&str, uuid::Uuid> {
+        let mut m = std::collections::HashMap::new();
+        macro_rules! each {
+            ($($list:ident),*) => {
+                $(for e in &self.$list {
+                    m.insert(e.source.as_str(), e.id);
+                })*
+            };
+        }
+        each!(
+            services,
+            routes,
+            upstreams,
+            targets,
+            certificates,
+            snis,
+            ca_certificates,
+            consumers,
+            consumer_groups,
+            keyauth_credentials,
+            basicauth_credentials,
+            acls,
+            jwt_secrets,
+            plugins
+        );
+        m
+    }
+
     pub fn counts(&self) -> EntityCounts {
         EntityCounts {
             services: self.services.len(),

@@ -27,7 +27,10 @@ pub struct Loaded {
     pub warnings: Vec<InvalidField>,
 }
 
-const FORMAT_VERSIONS: &[&str] = &["1.1", "3.0"];
+const FORMAT_VERSIONS: &[&str] = &["1.1", "2.1", "3.0"];
+
+mod prepare;
+pub use prepare::{migrate_path, prepared, untransform};
 
 /// Top-level keys Portico reads.
 const META_KEYS: &[&str] = &[
@@ -37,10 +40,16 @@ const META_KEYS: &[&str] = &[
     "_workspace",
     "_konnect",
     "_comment",
+    "_ignore",
 ];
 const ENTITY_KEYS: &[&str] = &[
     "consumers",
     "consumer_groups",
+    "consumer_group_consumers",
+    "keyauth_credentials",
+    "basicauth_credentials",
+    "jwt_secrets",
+    "acls",
     "plugins",
     "services",
     "routes",
@@ -85,6 +94,8 @@ pub fn load_str(text: &str) -> Result<Loaded, InvalidConfig> {
 /// Loads and validates an already parsed decK document.
 pub fn load_value(doc: &Value) -> Result<Loaded, InvalidConfig> {
     let mut errors = Errors::default();
+    let prepared = prepare::prepare(doc, &mut errors);
+    let doc = prepared.as_ref().unwrap_or(doc);
     let mut warnings = Errors::default();
     let root = Path::root();
     let Value::Object(top) = doc else {
@@ -310,6 +321,9 @@ pub fn load_value(doc: &Value) -> Result<Loaded, InvalidConfig> {
             }
         }
     }
+    // consumers; their credentials nested or, as `kong config db_export` writes
+    // them, in top-level lists that reference their consumer
+    let mut creds: Vec<(&'static str, Path, Value, Uuid)> = Vec::new();
     for (p, v) in list("consumers", &mut errors) {
         for later in LATER_CREDENTIALS {
             if let Some(list) = v.get(*later).and_then(Value::as_array) {
@@ -328,54 +342,16 @@ pub fn load_value(doc: &Value) -> Result<Loaded, InvalidConfig> {
                 c.groups.push(gid);
             }
         }
-        for (kp, kv) in array_items(
-            v.get("keyauth_credentials"),
-            &p.field("keyauth_credentials"),
-            &mut errors,
-        ) {
-            let k: Option<KeyAuthCredentialConfig> = read_entity(&kv, &kp, &[], &mut errors);
-            if let Some(k) = k.and_then(|k| k.validate(&c, &kp, &mut errors))
-                && b.unique(
-                    "keyauth_credential",
-                    "key",
-                    k.key_sha256.clone(),
-                    &kp,
-                    &mut errors,
-                )
-            {
-                b.config.keyauth_credentials.push(k);
-            }
-        }
-        for (bp, bv) in array_items(
-            v.get("basicauth_credentials"),
-            &p.field("basicauth_credentials"),
-            &mut errors,
-        ) {
-            let k: Option<BasicAuthCredentialConfig> = read_entity(&bv, &bp, &[], &mut errors);
-            if let Some(k) = k.and_then(|k| k.validate(&c, &bp, &mut errors))
-                && b.unique(
-                    "basicauth_credential",
-                    "username",
-                    k.username.clone(),
-                    &bp,
-                    &mut errors,
-                )
-            {
-                b.config.basicauth_credentials.push(k);
-            }
-        }
-        for (jp, jv) in array_items(v.get("jwt_secrets"), &p.field("jwt_secrets"), &mut errors) {
-            let j: Option<JwtSecretConfig> = read_entity(&jv, &jp, &[], &mut errors);
-            if let Some(j) = j.and_then(|j| j.validate(&c, &jp, &mut errors))
-                && b.unique("jwt_secret", "key", j.key.clone(), &jp, &mut errors)
-            {
-                b.config.jwt_secrets.push(j);
-            }
-        }
-        for (ap, av) in array_items(v.get("acls"), &p.field("acls"), &mut errors) {
-            let a: Option<AclGroupConfig> = read_entity(&av, &ap, &[], &mut errors);
-            if let Some(a) = a.and_then(|a| a.validate(&c, &ap, &mut errors)) {
-                b.config.acls.push(a);
+        for key in CREDENTIAL_KEYS {
+            for (cp, cv) in array_items(v.get(key), &p.field(key), &mut errors) {
+                if cv.get("consumer").is_some_and(|x| !x.is_null()) {
+                    errors.add(
+                        cp.field("consumer"),
+                        "must not be set on a credential nested in a consumer",
+                    );
+                    continue;
+                }
+                creds.push((key, cp, cv, c.id));
             }
         }
         let scope = PluginScope {
@@ -395,6 +371,69 @@ pub fn load_value(doc: &Value) -> Result<Loaded, InvalidConfig> {
         b.consumer_ids.insert(c.id.to_string(), c.id);
         if ok {
             b.config.consumers.push(c);
+        }
+    }
+    for key in CREDENTIAL_KEYS {
+        for (cp, cv) in list(key, &mut errors) {
+            let Some(r) = cv.get("consumer").filter(|x| !x.is_null()) else {
+                errors.add(cp.field("consumer"), "required field missing");
+                continue;
+            };
+            let r = consumer_ref(r.clone());
+            if let Some(cid) = b.resolve(
+                &b.consumer_ids,
+                &r,
+                &cp.field("consumer"),
+                "consumer",
+                &mut errors,
+            ) {
+                creds.push((key, cp, cv, cid));
+            }
+        }
+    }
+    for (key, cp, cv, cid) in creds {
+        let Some(c) = b.config.consumers.iter().find(|c| c.id == cid).cloned() else {
+            continue;
+        };
+        b.add_credential(key, &c, &cp, &cv, &mut errors);
+    }
+    // group memberships: listed in a group, or as `consumer_group_consumers`
+    let mut members: Vec<(Path, Value, Value)> = Vec::new();
+    for (gp, gv) in list("consumer_groups", &mut errors) {
+        let group = gv
+            .get("id")
+            .or_else(|| gv.get("name"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        for (mp, mv) in array_items(gv.get("consumers"), &gp.field("consumers"), &mut errors) {
+            members.push((mp, group.clone(), consumer_ref(mv)));
+        }
+    }
+    for (mp, mv) in list("consumer_group_consumers", &mut errors) {
+        let group = mv.get("consumer_group").cloned().unwrap_or(Value::Null);
+        let consumer = mv.get("consumer").cloned().unwrap_or(Value::Null);
+        members.push((mp, group, consumer_ref(consumer)));
+    }
+    for (mp, group, consumer) in members {
+        let gid = b.resolve(
+            &b.group_ids,
+            &group,
+            &mp.field("consumer_group"),
+            "consumer_group",
+            &mut errors,
+        );
+        let cid = b.resolve(
+            &b.consumer_ids,
+            &consumer,
+            &mp.field("consumer"),
+            "consumer",
+            &mut errors,
+        );
+        if let (Some(gid), Some(cid)) = (gid, cid)
+            && let Some(c) = b.config.consumers.iter_mut().find(|c| c.id == cid)
+            && !c.groups.contains(&gid)
+        {
+            c.groups.push(gid);
         }
     }
 
@@ -487,6 +526,28 @@ const LATER_CREDENTIALS: &[&str] = &[
     "oauth2_credentials",
     "mtls_auth_credentials",
 ];
+/// Credential lists: nested in a consumer, or top-level with a `consumer`.
+const CREDENTIAL_KEYS: [&str; 4] = [
+    "keyauth_credentials",
+    "basicauth_credentials",
+    "jwt_secrets",
+    "acls",
+];
+
+/// A consumer reference as files write it (`{username}`, `{id}`, or a bare
+/// username or id), as [`Builder::resolve`] reads it.
+fn consumer_ref(v: Value) -> Value {
+    match &v {
+        Value::Object(o) if o.get("id").is_none() && o.get("name").is_none() => {
+            match o.get("username") {
+                Some(u) => serde_json::json!({ "name": u }),
+                None => v,
+            }
+        }
+        _ => v,
+    }
+}
+
 const CONSUMER_NESTED: [&str; 9] = [
     "groups",
     "keyauth_credentials",
@@ -557,8 +618,58 @@ struct Builder {
 }
 
 impl Builder {
-    /// Records `key` for `kind`; a second entity with the same key is an error that
-    /// names where the first one was.
+    /// A consumer's credential of list `key` (`keyauth_credentials`, ...).
+    fn add_credential(
+        &mut self,
+        key: &str,
+        c: &crate::entity::Consumer,
+        p: &Path,
+        v: &Value,
+        errors: &mut Errors,
+    ) {
+        match key {
+            "keyauth_credentials" => {
+                let k: Option<KeyAuthCredentialConfig> = read_entity(v, p, &[], errors);
+                if let Some(k) = k.and_then(|k| k.validate(c, p, errors))
+                    && self.unique("keyauth_credential", "key", k.key_sha256.clone(), p, errors)
+                {
+                    self.config.keyauth_credentials.push(k);
+                }
+            }
+            "basicauth_credentials" => {
+                let k: Option<BasicAuthCredentialConfig> = read_entity(v, p, &[], errors);
+                if let Some(k) = k.and_then(|k| k.validate(c, p, errors))
+                    && self.unique(
+                        "basicauth_credential",
+                        "username",
+                        k.username.clone(),
+                        p,
+                        errors,
+                    )
+                {
+                    self.config.basicauth_credentials.push(k);
+                }
+            }
+            "jwt_secrets" => {
+                let j: Option<JwtSecretConfig> = read_entity(v, p, &[], errors);
+                if let Some(j) = j.and_then(|j| j.validate(c, p, errors))
+                    && self.unique("jwt_secret", "key", j.key.clone(), p, errors)
+                {
+                    self.config.jwt_secrets.push(j);
+                }
+            }
+            _ => {
+                let a: Option<AclGroupConfig> = read_entity(v, p, &[], errors);
+                if let Some(a) = a.and_then(|a| a.validate(c, p, errors)) {
+                    self.config.acls.push(a);
+                }
+            }
+        }
+    }
+
+    /// Records `key` of `field` for `kind`; a second entity with the same key is
+    /// an error that names where the first one was. Each field is its own
+    /// namespace (a consumer's username may equal another's custom_id).
     fn unique(
         &mut self,
         kind: &'static str,
@@ -567,7 +678,8 @@ impl Builder {
         path: &Path,
         errors: &mut Errors,
     ) -> bool {
-        match self.seen.get(&(kind, key.clone())) {
+        let slot = (kind, format!("{field}\u{0}{key}"));
+        match self.seen.get(&slot) {
             Some(first) => {
                 errors.duplicate(
                     path.field(field),
@@ -576,7 +688,7 @@ impl Builder {
                 false
             }
             None => {
-                self.seen.insert((kind, key), path.to_string());
+                self.seen.insert(slot, path.to_string());
                 true
             }
         }

@@ -69,8 +69,13 @@ pub fn read_entity<T: DeserializeOwned>(
         check_tags(tags, &path.field("tags"), errors);
     }
     for (k, v) in map {
+        // Kong's annotations, and `null` (what `deck dump` prints for an unset
+        // field), which means "the default"
+        if COMMENT_KEYS.contains(&k.as_str()) || v.is_null() {
+            continue;
+        }
         if known.contains(&k.as_str()) {
-            clean.insert(k.clone(), v.clone());
+            clean.insert(k.clone(), without_nulls(v));
         } else if !allowed_extra.contains(&k.as_str()) {
             errors.add(path.field(k), "unknown field");
         }
@@ -101,6 +106,24 @@ pub fn read_value<T: DeserializeOwned>(
             errors.add(p, clean_serde_message(&e.into_inner().to_string()));
             None
         }
+    }
+}
+
+/// Keys Kong accepts on every entity and ignores.
+pub const COMMENT_KEYS: [&str; 2] = ["_comment", "_ignore"];
+
+/// A value with `null` members of its objects removed (at every depth; array
+/// elements stay): an unset field takes its default.
+fn without_nulls(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(_, x)| !x.is_null())
+                .map(|(k, x)| (k.clone(), without_nulls(x)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(without_nulls).collect()),
+        _ => v.clone(),
     }
 }
 

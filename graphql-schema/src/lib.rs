@@ -11,6 +11,7 @@ pub mod plugin_config;
 pub mod secrets;
 pub mod sync;
 pub mod tls;
+pub mod uri;
 
 pub use config::{Config, EntityCounts};
 pub use deck::{Loaded, load_str};

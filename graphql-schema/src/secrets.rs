@@ -25,18 +25,30 @@ pub enum Form {
     Sealed,
 }
 
-/// One secret field: the path a user writes, the path it is stored at, and how.
+/// One secret field: the path a user writes, the path it is stored at, other
+/// stored forms that stand for it (Kong's own hash), and how it is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Secret {
     pub written: Vec<&'static str>,
     pub stored: Vec<&'static str>,
+    pub also: Vec<Vec<&'static str>>,
     pub form: Form,
+}
+
+impl Secret {
+    /// Every path this secret may be found at.
+    fn paths(&self) -> impl Iterator<Item = &Vec<&'static str>> {
+        std::iter::once(&self.written)
+            .chain(std::iter::once(&self.stored))
+            .chain(self.also.iter())
+    }
 }
 
 fn sealed(path: Vec<&'static str>) -> Secret {
     Secret {
         written: path.clone(),
         stored: path,
+        also: Vec::new(),
         form: Form::Sealed,
     }
 }
@@ -47,11 +59,13 @@ pub fn secrets(kind: Kind, data: &Value) -> Vec<Secret> {
         Kind::KeyAuthCredential => vec![Secret {
             written: vec!["key"],
             stored: vec!["key_sha256"],
+            also: Vec::new(),
             form: Form::Hashed,
         }],
         Kind::BasicAuthCredential => vec![Secret {
             written: vec!["password"],
             stored: vec!["password_sha256"],
+            also: vec![vec!["password_sha1"]],
             form: Form::Hashed,
         }],
         Kind::JwtSecret => vec![sealed(vec!["secret"])],
@@ -102,8 +116,9 @@ fn set(v: &mut Value, path: &[&str], x: Value) {
 pub fn strip(kind: Kind, data: &Value) -> Value {
     let mut d = data.clone();
     for s in secrets(kind, data) {
-        remove(&mut d, &s.written);
-        remove(&mut d, &s.stored);
+        for p in s.paths() {
+            remove(&mut d, p);
+        }
     }
     d
 }
@@ -113,11 +128,13 @@ pub fn strip(kind: Kind, data: &Value) -> Value {
 /// nor its stored field is there, and its parent object is.
 pub fn keep(kind: Kind, data: &mut Value, stored: &Value) {
     for s in secrets(kind, data) {
-        if get(data, &s.written).is_some() || get(data, &s.stored).is_some() {
+        if s.paths().any(|p| get(data, p).is_some()) {
             continue;
         }
-        if let Some(v) = get(stored, &s.stored) {
-            set(data, &s.stored, v.clone());
+        for p in s.paths() {
+            if let Some(v) = get(stored, p) {
+                set(data, p, v.clone());
+            }
         }
     }
 }

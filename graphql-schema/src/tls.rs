@@ -43,13 +43,34 @@ pub enum InvalidPair {
 /// the certificate.
 pub fn certified_key(cert: &str, key: &str) -> Result<Arc<CertifiedKey>, InvalidPair> {
     let chain = parse_certs(cert).map_err(InvalidPair::Cert)?;
+    let leaf = chain
+        .first()
+        .ok_or_else(|| InvalidPair::Cert("invalid certificate: no certificate found".into()))?;
+    let (_, x) = x509_parser::parse_x509_certificate(leaf.as_ref())
+        .map_err(|e| InvalidPair::Cert(format!("invalid certificate: {e}")))?;
+    // the TLS stack signs with RSA keys of 2048 bits or more: say so, rather
+    // than that the key is unreadable
+    if let Ok(x509_parser::public_key::PublicKey::RSA(rsa)) = x.public_key().parsed() {
+        let bits = rsa.key_size();
+        if bits < 2048 {
+            return Err(InvalidPair::Key(format!(
+                "RSA keys shorter than 2048 bits are not supported (this one has {bits})"
+            )));
+        }
+    }
     let key = parse_key(key).map_err(InvalidPair::Key)?;
     let signer = rustls::crypto::ring::sign::any_supported_type(&key)
         .map_err(|e| InvalidPair::Key(format!("invalid key: unsupported key type: {e}")))?;
-    let ck = CertifiedKey::new(chain, signer);
-    ck.keys_match()
-        .map_err(|_| InvalidPair::Key("certificate does not match key".into()))?;
-    Ok(Arc::new(ck))
+    // the key's public half against the certificate's, compared as DER (this
+    // reads X.509 v1 certificates too, which the verifier behind rustls's own
+    // check refuses)
+    let matches = signer
+        .public_key()
+        .is_some_and(|spki| spki.as_ref() == x.public_key().raw);
+    if !matches {
+        return Err(InvalidPair::Key("certificate does not match key".into()));
+    }
+    Ok(Arc::new(CertifiedKey::new(chain, signer)))
 }
 
 /// The signature algorithm family of a served certificate's key (RSA, ECDSA,
@@ -142,6 +163,25 @@ mod tests {
             certified_key(&pair(&rcgen::PKCS_ECDSA_P256_SHA256).0, &bad_key),
             Err(InvalidPair::Key(_))
         ));
+    }
+
+    #[test]
+    fn x509_v1_certificates_load_and_small_rsa_keys_are_named() {
+        // fixtures made with openssl: a v1 certificate (no extensions), and a
+        // self-signed certificate with a 1024-bit RSA key
+        let v1 = include_str!("../tests/fixtures/v1.crt");
+        let v1_key = include_str!("../tests/fixtures/v1.key");
+        assert!(certified_key(v1, v1_key).is_ok());
+        let small = certified_key(
+            include_str!("../tests/fixtures/rsa1024.crt"),
+            include_str!("../tests/fixtures/rsa1024.key"),
+        );
+        assert_eq!(
+            small.err(),
+            Some(InvalidPair::Key(
+                "RSA keys shorter than 2048 bits are not supported (this one has 1024)".into()
+            ))
+        );
     }
 
     #[test]

@@ -103,8 +103,17 @@ impl Platform {
     /// means to keep private must be so whatever the umask).
     pub async fn start_permissive(db: Db, extra: &[&str], env: &[(&str, &str)]) -> Platform {
         let dir = make_temp_dir("portico-platform");
-        Platform::launch_with(db, dir, "127.0.0.1:0", "127.0.0.1:0", None, extra, env, true)
-            .await
+        Platform::launch_with(
+            db,
+            dir,
+            "127.0.0.1:0",
+            "127.0.0.1:0",
+            None,
+            extra,
+            env,
+            true,
+        )
+        .await
     }
 
     async fn launch(

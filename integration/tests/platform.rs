@@ -516,13 +516,20 @@ plugins:
     )
     .expect("write");
     let f = file.to_string_lossy().to_string();
+    // diff against a plane that does not exist yet: everything is a change,
+    // and nothing is created
     let out = p.cli(&["diff", "-f", &f, "--control-plane", "cli"]);
     assert_eq!(
         out.status.code(),
-        Some(1),
-        "diff of a missing plane fails: {}",
+        Some(2),
+        "diff of a missing plane plans it all: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Create: 11"));
+    let d = p
+        .ok("{ controlPlane(name: \"cli\") { id } }", json!({}))
+        .await;
+    assert!(d["controlPlane"].is_null(), "{d}");
     let out = p.cli(&["apply", "-f", &f, "--control-plane", "cli"]);
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(

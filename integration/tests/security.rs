@@ -153,9 +153,11 @@ async fn nested_entities_are_refused_as_fields_and_authorized_by_their_own_kind(
     assert_eq!(plane["p"]["totalCount"], 1, "{d}");
     assert_eq!(plane["p"]["nodes"][0]["name"], "request-termination");
     assert!(!d.to_string().contains("nested-secret"), "{d}");
-    assert!(plane["c"]["nodes"][0]["data"]
-        .get("keyauth_credentials")
-        .is_none());
+    assert!(
+        plane["c"]["nodes"][0]["data"]
+            .get("keyauth_credentials")
+            .is_none()
+    );
 }
 
 // 2 -------------------------------------------------------------------------
@@ -216,7 +218,10 @@ async fn a_node_that_refuses_a_config_is_incompatible_with_the_reason_and_keeps_
     let p = Platform::start(Db::Sqlite).await;
     let up = EchoServer::start("up").await;
     let cp = p.create_plane("picky").await;
-    let svc = id_of(&p.create(&cp, "SERVICE", json!({"name": "s", "url": up.url()})).await);
+    let svc = id_of(
+        &p.create(&cp, "SERVICE", json!({"name": "s", "url": up.url()}))
+            .await,
+    );
     p.create(
         &cp,
         "ROUTE",
@@ -240,7 +245,11 @@ async fn a_node_that_refuses_a_config_is_incompatible_with_the_reason_and_keeps_
     .await;
     // valid for the platform; this node does not run cors
     let r = p
-        .create(&cp, "PLUGIN", json!({"name": "cors", "service": {"id": svc}}))
+        .create(
+            &cp,
+            "PLUGIN",
+            json!({"name": "cors", "service": {"id": svc}}),
+        )
         .await;
     let plugin = id_of(&r);
     eventually("the node listed as incompatible", || async {
@@ -289,7 +298,9 @@ async fn one_request_cannot_take_the_platforms_memory() {
     let aliases: String = (0..100)
         .map(|i| format!("a{i}: controlPlaneConfig(id: \"{cp}\") {{ version }} "))
         .collect();
-    let (status, r) = p.gql_with(Some(&ro), &format!("{{ {aliases} }}"), json!({})).await;
+    let (status, r) = p
+        .gql_with(Some(&ro), &format!("{{ {aliases} }}"), json!({}))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(code(&r), "VALIDATION", "{r}");
     assert!(
@@ -316,7 +327,7 @@ async fn one_request_cannot_take_the_platforms_memory() {
         .gql_with(
             Some(&ro),
             &format!("{{ controlPlaneConfig(id: \"{cp}\") {{ version }} }}"),
-            json!({})
+            json!({}),
         )
         .await;
     assert!(r.get("errors").is_none(), "one is fine: {r}");
@@ -351,7 +362,9 @@ async fn one_request_cannot_take_the_platforms_memory() {
     // a body streamed without a length is cut off at the limit too
     {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut s = tokio::net::TcpStream::connect(p.addr).await.expect("connect");
+        let mut s = tokio::net::TcpStream::connect(p.addr)
+            .await
+            .expect("connect");
         s.write_all(b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
             .await
             .expect("write");
@@ -376,7 +389,9 @@ async fn one_request_cannot_take_the_platforms_memory() {
 async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let p = Platform::start(Db::Sqlite).await;
-    let mut s = tokio::net::TcpStream::connect(p.addr).await.expect("connect");
+    let mut s = tokio::net::TcpStream::connect(p.addr)
+        .await
+        .expect("connect");
     s.write_all(b"POST /graphql HTTP/1.1\r\nHost: x\r\n")
         .await
         .expect("write");
@@ -578,15 +593,28 @@ async fn secrets_are_hashed_or_sealed_at_rest_and_write_only() {
 
     // another key cannot open them: the platform refuses to start with it
     let o = std::process::Command::new(integration::platform::portico_bin())
-        .args(["serve", "--listen", "127.0.0.1:0", "--cluster-listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--cluster-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(p.dir.join("data"))
-        .env("PORTICO_SECRET_KEY", "b3RoZXItdGVzdC1zZWNyZXQta2V5LTMyLWJ5dGVzLSE=")
+        .env(
+            "PORTICO_SECRET_KEY",
+            "b3RoZXItdGVzdC1zZWNyZXQta2V5LTMyLWJ5dGVzLSE=",
+        )
         .output()
         .expect("run");
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("secret key"), "{err}");
-    assert_ne!(TEST_SECRET_KEY, "b3RoZXItdGVzdC1zZWNyZXQta2V5LTMyLWJ5dGVzLSE=");
+    assert_ne!(
+        TEST_SECRET_KEY,
+        "b3RoZXItdGVzdC1zZWNyZXQta2V5LTMyLWJ5dGVzLSE="
+    );
 }
 
 // 7 -------------------------------------------------------------------------
@@ -599,7 +627,12 @@ async fn files_are_private_whatever_the_umask() {
     let cp = p.create_plane("files").await;
     p.create(&cp, "CONSUMER", json!({"username": "u"})).await;
     assert_eq!(mode(&data), 0o700);
-    for f in ["portico.db", "portico.db-wal", "secret.key", "owner-password"] {
+    for f in [
+        "portico.db",
+        "portico.db-wal",
+        "secret.key",
+        "owner-password",
+    ] {
         assert_eq!(mode(&data.join(f)), 0o600, "{f}");
     }
     let pw = std::fs::read_to_string(data.join("owner-password")).expect("password file");
@@ -698,8 +731,12 @@ async fn login_audits_and_inputs_are_bounded() {
     let p = Platform::start(Db::Sqlite).await;
     let login = "mutation($i: LoginInput!) { login(input: $i) { token } }";
     let long = format!("{}@example.com", "a".repeat(10_000));
-    p.gql_with(None, login, json!({"i": {"email": long, "password": "nope nope nope"}}))
-        .await;
+    p.gql_with(
+        None,
+        login,
+        json!({"i": {"email": long, "password": "nope nope nope"}}),
+    )
+    .await;
     // thirty failures for one account: five are logged, the refusals aggregated
     for _ in 0..30 {
         p.gql_with(
@@ -715,15 +752,22 @@ async fn login_audits_and_inputs_are_bounded() {
             json!({}),
         )
         .await;
-    let rows = d["auditLog"]["nodes"].as_array().cloned().unwrap_or_default();
-    assert!(rows
-        .iter()
-        .all(|r| r["actor"].as_str().unwrap_or("").chars().count() <= 254));
+    let rows = d["auditLog"]["nodes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        rows.iter()
+            .all(|r| r["actor"].as_str().unwrap_or("").chars().count() <= 254)
+    );
     let victim: Vec<&Value> = rows
         .iter()
         .filter(|r| r["actor"] == "victim@example.com")
         .collect();
-    let failed = victim.iter().filter(|r| r["result"] == "unauthenticated").count();
+    let failed = victim
+        .iter()
+        .filter(|r| r["result"] == "unauthenticated")
+        .count();
     let denied: Vec<&&Value> = victim.iter().filter(|r| r["result"] == "denied").collect();
     assert_eq!(failed, 5, "{victim:?}");
     assert_eq!(denied.len(), 1, "refusals aggregated: {victim:?}");
@@ -791,7 +835,10 @@ async fn the_smaller_findings() {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    assert!(exp > now + 300 * 86_400 && exp < now + 400 * 86_400, "{exp}");
+    assert!(
+        exp > now + 300 * 86_400 && exp < now + 400 * 86_400,
+        "{exp}"
+    );
     // the failure injection is not in the public schema
     let r = p
         .gql(
@@ -838,7 +885,11 @@ async fn the_smaller_findings() {
     // an invalid file does not create its plane
     let dir = make_temp_dir("portico-apply");
     let bad = dir.join("bad.yaml");
-    std::fs::write(&bad, "_format_version: '3.0'\nservices:\n- name: x\n  url: nope\n").expect("write");
+    std::fs::write(
+        &bad,
+        "_format_version: '3.0'\nservices:\n- name: x\n  url: nope\n",
+    )
+    .expect("write");
     let o = p.cli(&[
         "apply",
         "-f",
@@ -848,7 +899,10 @@ async fn the_smaller_findings() {
     ]);
     assert!(!o.status.success());
     let d = p
-        .ok("{ controlPlane(name: \"never-created\") { id } }", json!({}))
+        .ok(
+            "{ controlPlane(name: \"never-created\") { id } }",
+            json!({}),
+        )
         .await;
     assert!(d["controlPlane"].is_null(), "{d}");
     // nested SNIs under a certificate without an id load through apply
@@ -894,7 +948,9 @@ async fn a_malformed_chunked_body_is_the_clients_fault() {
         up.url()
     ))
     .await;
-    let mut s = tokio::net::TcpStream::connect(gw.proxy).await.expect("connect");
+    let mut s = tokio::net::TcpStream::connect(gw.proxy)
+        .await
+        .expect("connect");
     s.write_all(
         b"POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nZZ\r\nbad\r\n",
     )

@@ -384,6 +384,24 @@ fn validation(errors: Vec<graphql_schema::InvalidField>, map: impl Fn(&str) -> S
 }
 
 impl PlaneState {
+    /// Opens the sealed values of a document (a dump made with its secrets):
+    /// they must open with this platform's key.
+    fn open_sealed(&self, doc: &mut Value) -> Result<(), ApiError> {
+        let problems: Vec<Problem> = crate::seal::open_document(&self.shared.sealer, doc)
+            .into_iter()
+            .map(|(field, message)| Problem {
+                code: Code::Validation,
+                message,
+                field: Some(field),
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError(problems))
+        }
+    }
+
     /// Reloads the plane from the database and publishes the versions committed
     /// elsewhere (another replica) to this replica's subscribers, in order.
     async fn refresh(&mut self) -> anyhow::Result<()> {
@@ -537,17 +555,38 @@ impl PlaneState {
                 }
             }
             Op::Apply {
-                mut document,
+                document,
                 select_tags,
                 dry_run: d,
                 allowed: may_write,
             } => {
                 dry_run = d;
                 allowed = may_write;
-                // the file as the user wrote it: errors carry its own paths
+                // the file as Kong reads it: format 1.1/2.1 migrated, `_transform`
+                let mut document = graphql_schema::deck::prepared(&document);
+                let select_tags = model::select_tags(&document, select_tags)
+                    .map_err(|m| ApiError::field(Code::Validation, "input.selectTags", m))?;
+                // a dump made with its secrets carries them sealed
+                self.open_sealed(&mut document)?;
                 model::fill_secrets(&mut document, &self.view.records);
-                model::validate(&document).map_err(|es| validation(es, |p| p.to_string()))?;
-                let mut desired = model::flatten(&document);
+                // the file as the user wrote it (errors carry its own paths),
+                // checked against the rest of the plane it does not manage
+                let unmanaged = self
+                    .view
+                    .records
+                    .values()
+                    .filter(|r| !model::owned(r, &select_tags));
+                let config = model::validate(&model::with_unmanaged(&document, unmanaged))
+                    .map_err(|es| validation(es, |p| p.to_string()))?;
+                let lookup = model::lookup_records(
+                    &document,
+                    self.view
+                        .records
+                        .values()
+                        .filter(|r| !model::owned(r, &select_tags)),
+                );
+                let derived = config.ids_by_source();
+                let mut desired = model::flatten(&document, &derived);
                 for d in &mut desired {
                     if !select_tags.is_empty() {
                         let tags = d
@@ -569,7 +608,7 @@ impl PlaneState {
                     .values()
                     .filter(|r| model::owned(r, &select_tags))
                     .collect();
-                let settled = model::settle(desired, &owned).map_err(|es| {
+                let settled = model::settle(desired, &owned, &lookup, &derived).map_err(|es| {
                     ApiError(
                         es.into_iter()
                             .map(|m| Problem {

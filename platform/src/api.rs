@@ -325,6 +325,15 @@ pub struct ConfigProblem {
     pub code: String,
 }
 
+/// What `validateConfig` found.
+#[derive(SimpleObject, Clone)]
+pub struct ConfigValidation {
+    pub valid: bool,
+    pub problems: Vec<ConfigProblem>,
+    /// What applying the document to an empty control plane creates.
+    pub plan: Plan,
+}
+
 #[derive(Default)]
 pub struct CoreQuery;
 
@@ -409,14 +418,25 @@ impl CoreQuery {
     }
 
     /// Checks a decK document with the node's loader and changes nothing (decK's
-    /// `validate`): every problem with its path; an empty list when it loads.
+    /// `validate`): every problem with its path, and the plan applying it to an
+    /// empty control plane would carry out.
     async fn validate_config(
         &self,
         ctx: &Context<'_>,
         document: Json<Value>,
-    ) -> Result<Vec<ConfigProblem>> {
+    ) -> Result<ConfigValidation> {
         auth::caller(ctx)?;
-        Ok(match crate::model::validate(&document.0) {
+        let mut doc = graphql_schema::deck::prepared(&document.0);
+        let sealed: Vec<ConfigProblem> = crate::seal::open_document(&shared(ctx).sealer, &mut doc)
+            .into_iter()
+            .map(|(field, message)| ConfigProblem {
+                field,
+                message,
+                code: "VALIDATION".into(),
+            })
+            .collect();
+        let problems: Vec<ConfigProblem> = match crate::model::validate(&doc) {
+            _ if !sealed.is_empty() => sealed,
             Ok(_) => Vec::new(),
             Err(es) => es
                 .into_iter()
@@ -430,15 +450,73 @@ impl CoreQuery {
                     message: e.message,
                 })
                 .collect(),
+        };
+        let mut plan = Plan::default();
+        let config = crate::model::validate(&doc).ok();
+        let derived = config
+            .as_ref()
+            .map(|c| c.ids_by_source())
+            .unwrap_or_default();
+        if problems.is_empty()
+            && let Ok(settled) =
+                crate::model::settle(crate::model::flatten(&doc, &derived), &[], &[], &derived)
+        {
+            crate::limits::charge(ctx, settled.len())?;
+            plan.creates = settled
+                .into_iter()
+                .map(|(kind, id, data)| crate::model::PlanItem {
+                    kind,
+                    id,
+                    name: kind
+                        .name_field()
+                        .and_then(|f| data.get(f))
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                })
+                .collect();
+        }
+        Ok(ConfigValidation {
+            valid: problems.is_empty(),
+            problems,
+            plan,
         })
     }
 
-    /// The full configuration of a control plane (by id or name).
-    async fn control_plane_config(&self, ctx: &Context<'_>, id: ID) -> Result<ConfigSnapshot> {
+    /// The full configuration of a control plane (by id or name). With
+    /// `withSecrets` (needs `deploy`), secrets are included in their stored form
+    /// (hashes, and values sealed with this platform's key) so that the document
+    /// restores the plane, on this platform, through `applyConfig`.
+    async fn control_plane_config(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        with_secrets: Option<bool>,
+    ) -> Result<ConfigSnapshot> {
         let v = plane_by_ref_checked(ctx, id.as_str(), "read").await?;
         // the answer grows with the plane
         crate::limits::charge(ctx, v.records.len().max(1))?;
-        Ok(snapshot(v.as_ref()))
+        if !with_secrets.unwrap_or(false) {
+            return Ok(snapshot(v.as_ref()));
+        }
+        auth::check(ctx, &auth::plane(v.id), "deploy").await?;
+        let sealer = &shared(ctx).sealer;
+        let stored: Vec<Record> = v
+            .records
+            .values()
+            .map(|r| {
+                Ok(Record {
+                    data: sealer.seal_entity(r.kind, &r.data)?,
+                    ..r.clone()
+                })
+            })
+            .collect::<Result<_, crate::seal::SealError>>()
+            .map_err(|e| gql(ApiError::internal(e)))?;
+        Ok(ConfigSnapshot {
+            control_plane_id: ID(v.id.to_string()),
+            version: v.version,
+            hash: v.hash.clone(),
+            document: Json(crate::model::document(stored.iter(), true).0),
+        })
     }
 }
 

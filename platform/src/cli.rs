@@ -64,12 +64,12 @@ const APPLY: &str = r#"mutation Apply($input: ApplyConfigInput!) {
   }
 }"#;
 
-const VALIDATE: &str =
-    r#"query Validate($d: JSON!) { validateConfig(document: $d) { field message } }"#;
+const VALIDATE: &str = r#"query Validate($d: JSON!) { validateConfig(document: $d) { valid problems { field message } plan { creates { kind id name } updates { kind id name } deletes { kind id name } } } }"#;
+const DELETE: &str =
+    r#"mutation Delete($i: DeleteInput!) { deleteControlPlane(input: $i) { id } }"#;
 const ENSURE: &str = r#"query Plane($name: String) { controlPlane(name: $name) { id } }"#;
 const CREATE: &str = r#"mutation Create($input: CreateControlPlaneInput!) { createControlPlane(input: $input) { id } }"#;
-const DUMP: &str =
-    r#"query Dump($id: ID!) { controlPlaneConfig(id: $id) { version hash document } }"#;
+const DUMP: &str = r#"query Dump($id: ID!, $secrets: Boolean) { controlPlaneConfig(id: $id, withSecrets: $secrets) { version hash document } }"#;
 
 fn read_document(file: &PathBuf) -> anyhow::Result<Value> {
     let text = if file.as_os_str() == "-" {
@@ -141,11 +141,15 @@ pub async fn apply(
     dry_run: bool,
 ) -> anyhow::Result<bool> {
     let doc = read_document(file)?;
-    let exists = c.run(ENSURE, json!({ "name": plane })).await?["controlPlane"]["id"].is_string();
-    if !exists {
-        // a file that cannot load changes nothing, not even by creating the plane
+    let existing = c.run(ENSURE, json!({ "name": plane })).await?["controlPlane"]["id"]
+        .as_str()
+        .map(str::to_string);
+    let Some(id) = existing else {
+        // a new plane: check the file first, so a file that cannot load changes
+        // nothing (not even by creating the plane); a dry run shows the plan
         let d = c.run(VALIDATE, json!({ "d": doc })).await?;
-        let problems: Vec<String> = d["validateConfig"]
+        let v = &d["validateConfig"];
+        let problems: Vec<String> = v["problems"]
             .as_array()
             .into_iter()
             .flatten()
@@ -160,8 +164,31 @@ pub async fn apply(
         if !problems.is_empty() {
             anyhow::bail!("{}: {}", file.display(), problems.join("\n"));
         }
-    }
-    let id = ensure_plane(c, plane, !dry_run).await?;
+        if dry_run {
+            println!("control plane {plane} does not exist yet; applying creates it and:");
+            return Ok(print_plan(&v["plan"], false));
+        }
+        let id = ensure_plane(c, plane, true).await?;
+        return match apply_to(c, &id, &doc, plane, select_tags, false).await {
+            Ok(empty) => Ok(empty),
+            Err(e) => {
+                // a failed apply leaves nothing behind: the plane goes too
+                let _ = c.run(DELETE, json!({ "i": { "id": id } })).await;
+                Err(e)
+            }
+        };
+    };
+    apply_to(c, &id, &doc, plane, select_tags, dry_run).await
+}
+
+async fn apply_to(
+    c: &Client,
+    id: &str,
+    doc: &Value,
+    plane: &str,
+    select_tags: &[String],
+    dry_run: bool,
+) -> anyhow::Result<bool> {
     let d = c
         .run(
             APPLY,
@@ -186,12 +213,19 @@ pub async fn dump(
     plane: &str,
     out: Option<&PathBuf>,
     select_tags: &[String],
+    with_secrets: bool,
 ) -> anyhow::Result<()> {
     let id = ensure_plane(c, plane, false).await?;
-    let d = c.run(DUMP, json!({ "id": id })).await?;
+    let d = c
+        .run(DUMP, json!({ "id": id, "secrets": with_secrets }))
+        .await?;
     let mut doc = d["controlPlaneConfig"]["document"].clone();
     if !select_tags.is_empty() {
         keep_tagged(&mut doc, select_tags);
+        // as decK writes it: applying this file manages these tags only
+        if let Some(o) = doc.as_object_mut() {
+            o.insert("_info".into(), json!({ "select_tags": select_tags }));
+        }
     }
     let text = serde_yaml_ng::to_string(&doc)?;
     match out {

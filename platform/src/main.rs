@@ -120,6 +120,10 @@ enum Cmd {
     Dump {
         #[arg(short = 'o', long = "output")]
         output: Option<PathBuf>,
+        /// Include secrets in their stored form (hashes, values sealed with the
+        /// platform's key): the file then restores the plane on this platform.
+        #[arg(long = "with-secrets")]
+        with_secrets: bool,
         #[command(flatten)]
         remote: Remote,
     },
@@ -232,13 +236,18 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 cli::apply(&c, &file, &remote.control_plane, &remote.select_tags, true).await?;
             Ok(if empty { 0 } else { 2 })
         }
-        Cmd::Dump { output, remote } => {
+        Cmd::Dump {
+            output,
+            with_secrets,
+            remote,
+        } => {
             let c = cli::Client::new(&remote.server, &remote.token)?;
             cli::dump(
                 &c,
                 &remote.control_plane,
                 output.as_ref(),
                 &remote.select_tags,
+                with_secrets,
             )
             .await?;
             Ok(0)

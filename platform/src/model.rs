@@ -40,11 +40,15 @@ pub fn relative_path(path: &str, entity_path: &str) -> Option<String> {
 pub struct Desired {
     pub kind: Kind,
     pub data: Map<String, Value>,
+    /// Where it sits in the file (`services[0].routes[1]`): the loader derives
+    /// the id of an entity the file gives none from this.
+    pub source: String,
 }
 
 /// Splits a (valid) decK document into flat entities: nested routes, targets,
-/// snis, credentials and plugins get a reference to their parent.
-pub fn flatten(doc: &Value) -> Vec<Desired> {
+/// snis, credentials and plugins get a reference to their parent. Entities come
+/// out in the order the loader reads them, so that both number them alike.
+pub fn flatten(doc: &Value, derived: &HashMap<&str, Uuid>) -> Vec<Desired> {
     let mut out = Vec::new();
     let Some(top) = doc.as_object() else {
         return out;
@@ -54,70 +58,109 @@ pub fn flatten(doc: &Value) -> Vec<Desired> {
             .map(|a| a.iter().filter_map(|x| x.as_object().cloned()).collect())
             .unwrap_or_default()
     };
-    // a reference to a parent: by id when the file gives one, else by name
-    let parent_ref = |m: &Map<String, Value>, name_field: &str| -> Value {
+    // a reference to a parent: by id when the file gives one, else by name,
+    // else by the id the loader derives for it
+    let parent_ref = |m: &Map<String, Value>, name_field: &str, path: &str| -> Value {
         match m.get("id").and_then(Value::as_str) {
             Some(id) => json!({ "id": id }),
-            None => match m.get(name_field) {
-                Some(n) => json!({ "name": n }),
-                None => Value::Null,
+            None => match (m.get(name_field), derived.get(path)) {
+                (Some(n), _) => json!({ "name": n }),
+                (None, Some(id)) => json!({ "id": id.to_string() }),
+                (None, None) => Value::Null,
             },
         }
     };
-    let push_plugins =
-        |out: &mut Vec<Desired>, parent: &mut Map<String, Value>, field: &str, r: Value| {
-            for mut p in items(parent.remove("plugins").as_ref()) {
-                p.insert(field.into(), r.clone());
-                out.push(Desired {
-                    kind: Kind::Plugin,
-                    data: p,
-                });
-            }
-        };
+    // plugins nested in an entity, in the order the loader collects them
+    let mut nested_plugins: Vec<Desired> = Vec::new();
+    let take_plugins = |plugins: &mut Vec<Desired>,
+                        parent: &mut Map<String, Value>,
+                        parent_path: &str,
+                        field: &str,
+                        r: Value| {
+        for (i, mut p) in items(parent.remove("plugins").as_ref())
+            .into_iter()
+            .enumerate()
+        {
+            p.insert(field.into(), r.clone());
+            plugins.push(Desired {
+                kind: Kind::Plugin,
+                data: p,
+                source: format!("{parent_path}.plugins[{i}]"),
+            });
+        }
+    };
+    // group memberships listed in a group or as `consumer_group_consumers`:
+    // (group reference, consumer reference), added to the consumers' `groups`
+    let mut members: Vec<(Value, Value)> = Vec::new();
+    for m in items(top.get("consumer_group_consumers")) {
+        if let (Some(g), Some(c)) = (m.get("consumer_group"), m.get("consumer")) {
+            members.push((g.clone(), c.clone()));
+        }
+    }
+    // routes nested in services: read after all services, as the loader does
+    let mut nested_routes: Vec<Desired> = Vec::new();
     for kind in KINDS {
-        for mut m in items(top.get(kind.key())) {
+        // nested plugins come before the top-level list
+        if *kind == Kind::Plugin {
+            out.append(&mut nested_plugins);
+        }
+        if *kind == Kind::Route {
+            for mut route in std::mem::take(&mut nested_routes) {
+                let path = route.source.clone();
+                let rr = parent_ref(&route.data, "name", &path);
+                take_plugins(&mut nested_plugins, &mut route.data, &path, "route", rr);
+                out.push(route);
+            }
+        }
+        for (i, mut m) in items(top.get(kind.key())).into_iter().enumerate() {
+            let path = format!("{}[{i}]", kind.key());
             match kind {
                 Kind::Service => {
-                    let r = parent_ref(&m, "name");
-                    for mut route in items(m.remove("routes").as_ref()) {
-                        let rr = parent_ref(&route, "name");
-                        push_plugins(&mut out, &mut route, "route", rr);
+                    let r = parent_ref(&m, "name", &path);
+                    take_plugins(&mut nested_plugins, &mut m, &path, "service", r.clone());
+                    for (j, mut route) in items(m.remove("routes").as_ref()).into_iter().enumerate()
+                    {
                         route.insert("service".into(), r.clone());
-                        out.push(Desired {
+                        nested_routes.push(Desired {
                             kind: Kind::Route,
                             data: route,
+                            source: format!("{path}.routes[{j}]"),
                         });
                     }
-                    push_plugins(&mut out, &mut m, "service", r);
                 }
                 Kind::Route => {
-                    let r = parent_ref(&m, "name");
-                    push_plugins(&mut out, &mut m, "route", r);
+                    let r = parent_ref(&m, "name", &path);
+                    take_plugins(&mut nested_plugins, &mut m, &path, "route", r);
                 }
                 Kind::Upstream => {
-                    let r = parent_ref(&m, "name");
-                    for mut t in items(m.remove("targets").as_ref()) {
+                    let r = parent_ref(&m, "name", &path);
+                    for (j, mut t) in items(m.remove("targets").as_ref()).into_iter().enumerate() {
                         t.insert("upstream".into(), r.clone());
                         out.push(Desired {
                             kind: Kind::Target,
                             data: t,
+                            source: format!("{path}.targets[{j}]"),
                         });
                     }
                 }
                 Kind::Certificate => {
                     // a certificate has no name: without an id, its PEM names it
-                    let r = match m.get("id").and_then(Value::as_str) {
-                        Some(id) => json!({ "id": id }),
-                        None => match m.get("cert") {
+                    let r = match (
+                        m.get("id").and_then(Value::as_str),
+                        derived.get(path.as_str()),
+                    ) {
+                        (Some(id), _) => json!({ "id": id }),
+                        (None, Some(id)) => json!({ "id": id.to_string() }),
+                        (None, None) => match m.get("cert") {
                             Some(c) => json!({ "cert": c }),
                             None => Value::Null,
                         },
                     };
-                    for s in m
+                    let snis = m
                         .remove("snis")
                         .and_then(|v| v.as_array().cloned())
-                        .unwrap_or_default()
-                    {
+                        .unwrap_or_default();
+                    for (j, s) in snis.into_iter().enumerate() {
                         let mut sm = match s {
                             Value::String(n) => {
                                 let mut x = Map::new();
@@ -131,13 +174,20 @@ pub fn flatten(doc: &Value) -> Vec<Desired> {
                         out.push(Desired {
                             kind: Kind::Sni,
                             data: sm,
+                            source: format!("{path}.snis[{j}]"),
                         });
                     }
                 }
                 Kind::ConsumerGroup => {
-                    m.remove("consumers");
-                    let r = parent_ref(&m, "name");
-                    push_plugins(&mut out, &mut m, "consumer_group", r);
+                    let r = parent_ref(&m, "name", &path);
+                    for c in m
+                        .remove("consumers")
+                        .and_then(|v| v.as_array().cloned())
+                        .unwrap_or_default()
+                    {
+                        members.push((r.clone(), c));
+                    }
+                    take_plugins(&mut nested_plugins, &mut m, &path, "consumer_group", r);
                 }
                 Kind::Consumer => {
                     let r = match m.get("id").and_then(Value::as_str) {
@@ -149,20 +199,63 @@ pub fn flatten(doc: &Value) -> Vec<Desired> {
                         },
                     };
                     for ck in KINDS.iter().filter(|k| k.is_credential()) {
-                        for mut c in items(m.remove(ck.key()).as_ref()) {
+                        for (j, mut c) in items(m.remove(ck.key()).as_ref()).into_iter().enumerate()
+                        {
                             c.insert("consumer".into(), r.clone());
-                            out.push(Desired { kind: *ck, data: c });
+                            out.push(Desired {
+                                kind: *ck,
+                                data: c,
+                                source: format!("{path}.{}[{j}]", ck.key()),
+                            });
                         }
                     }
-                    push_plugins(&mut out, &mut m, "consumer", r);
+                    take_plugins(&mut nested_plugins, &mut m, &path, "consumer", r);
                 }
                 _ => {}
             }
             out.push(Desired {
                 kind: *kind,
                 data: m,
+                source: path,
             });
         }
+    }
+    for (group, consumer) in members {
+        let names = |c: &Map<String, Value>| -> bool {
+            let id = c.get("id").and_then(Value::as_str);
+            let username = c.get("username").and_then(Value::as_str);
+            match &consumer {
+                Value::String(s) => id == Some(s) || username == Some(s),
+                Value::Object(o) => {
+                    match (o.get("id"), o.get("username").or_else(|| o.get("name"))) {
+                        (Some(i), _) => id == i.as_str(),
+                        (None, Some(u)) => username == u.as_str(),
+                        _ => false,
+                    }
+                }
+                _ => false,
+            }
+        };
+        if let Some(d) = out
+            .iter_mut()
+            .find(|d| d.kind == Kind::Consumer && names(&d.data))
+        {
+            let groups = d
+                .data
+                .entry("groups")
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(a) = groups
+                && !a.contains(&group)
+            {
+                a.push(group);
+            }
+        }
+    }
+    // Kong's annotations and unset (`null`) fields are not stored
+    for d in &mut out {
+        d.data.retain(|k, v| {
+            !graphql_schema::fields::COMMENT_KEYS.contains(&k.as_str()) && !v.is_null()
+        });
     }
     out
 }
@@ -242,9 +335,25 @@ pub type Settled = (Kind, Uuid, Map<String, Value>);
 /// an entity without an id takes its stored counterpart's (by natural key) or a
 /// new one; references by name become `{"id": ...}`. Errors are
 /// `(kind key, message)`.
-pub fn settle(desired: Vec<Desired>, existing: &[&Record]) -> Result<Vec<Settled>, Vec<String>> {
+pub fn settle(
+    desired: Vec<Desired>,
+    existing: &[&Record],
+    lookup: &[&Record],
+    derived: &HashMap<&str, Uuid>,
+) -> Result<Vec<Settled>, Vec<String>> {
     let mut errors = Vec::new();
     let mut names: HashMap<(Kind, String), Uuid> = HashMap::new();
+    // entities the file may reference but does not manage (decK's
+    // `default_lookup_tags`)
+    for r in lookup {
+        if let Some(n) = r.name() {
+            names.insert((r.kind, n), r.id);
+        }
+        if let Some(c) = r.data.get("custom_id").and_then(Value::as_str) {
+            names.insert((r.kind, format!("custom:{c}")), r.id);
+        }
+        names.insert((r.kind, r.id.to_string()), r.id);
+    }
     let mut out: Vec<Settled> = Vec::new();
     let existing_keys: HashMap<(Kind, String), Uuid> = existing
         .iter()
@@ -329,8 +438,11 @@ pub fn settle(desired: Vec<Desired>, existing: &[&Record]) -> Result<Vec<Settled
                     continue;
                 }
             },
+            // the stored entity it stands for, else the id the loader derives
+            // for it (the same on every apply and every node)
             None => natural_key(d.kind, &m)
                 .and_then(|k| existing_keys.get(&(d.kind, k)).copied())
+                .or_else(|| derived.get(d.source.as_str()).copied())
                 .unwrap_or_else(Uuid::new_v4),
         };
         m.insert("id".into(), json!(id.to_string()));
@@ -357,6 +469,90 @@ pub fn settle(desired: Vec<Desired>, existing: &[&Record]) -> Result<Vec<Settled
     } else {
         Err(errors)
     }
+}
+
+/// The select tags of an apply: decK's `--select-tag` (`flag`) and the file's
+/// `_info.select_tags`; when both are given they must be the same set.
+pub fn select_tags(doc: &Value, flag: Vec<String>) -> Result<Vec<String>, String> {
+    let mut file: Vec<String> = doc
+        .pointer("/_info/select_tags")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    file.sort();
+    file.dedup();
+    let mut flag = flag;
+    flag.sort();
+    flag.dedup();
+    match (file.is_empty(), flag.is_empty()) {
+        (true, _) => Ok(flag),
+        (false, true) => Ok(file),
+        (false, false) if file == flag => Ok(file),
+        _ => Err(format!(
+            "tags in the file's _info.select_tags ({file:?}) and the select tags given ({flag:?}) differ; give them in one place, or the same in both"
+        )),
+    }
+}
+
+/// decK's `_info.default_lookup_tags`: stored entities of these kinds carrying
+/// all the listed tags may be referenced by the file without being managed by it.
+pub fn lookup_records<'a>(
+    doc: &Value,
+    records: impl Iterator<Item = &'a Record>,
+) -> Vec<&'a Record> {
+    let Some(info) = doc.pointer("/_info/default_lookup_tags") else {
+        return Vec::new();
+    };
+    let tags_of = |k: Kind| -> Option<Vec<String>> {
+        let a = info.get(k.key())?.as_array()?;
+        Some(
+            a.iter()
+                .filter_map(|t| t.as_str().map(str::to_string))
+                .collect(),
+        )
+    };
+    let wanted: HashMap<Kind, Vec<String>> = [
+        Kind::Service,
+        Kind::Route,
+        Kind::Consumer,
+        Kind::ConsumerGroup,
+    ]
+    .into_iter()
+    .filter_map(|k| Some((k, tags_of(k)?)))
+    .filter(|(_, t)| !t.is_empty())
+    .collect();
+    records
+        .filter(|r| wanted.get(&r.kind).is_some_and(|t| owned(r, t)))
+        .collect()
+}
+
+/// The user's document with the stored entities it does not manage appended,
+/// so the loader checks the file's references against the whole plane (and
+/// reports problems at the file's own paths, which come first).
+pub fn with_unmanaged<'a>(doc: &Value, unmanaged: impl Iterator<Item = &'a Record>) -> Value {
+    let (extra, _) = document(unmanaged, true);
+    let mut out = doc.clone();
+    let (Some(o), Value::Object(e)) = (out.as_object_mut(), extra) else {
+        return out;
+    };
+    for (k, v) in e {
+        if k.starts_with('_') {
+            continue;
+        }
+        let Value::Array(items) = v else { continue };
+        if items.is_empty() {
+            continue;
+        }
+        match o.entry(k).or_insert_with(|| Value::Array(Vec::new())) {
+            Value::Array(a) => a.extend(items),
+            other => *other = Value::Array(items),
+        }
+    }
+    out
 }
 
 /// Two data objects are the same entity state (times aside).
@@ -489,7 +685,7 @@ mod tests {
             "upstreams": [{"name": "u", "targets": [{"target": "127.0.0.1:1"}]}],
             "consumers": [{"username": "c", "keyauth_credentials": [{"key": "k"}], "plugins": [{"name": "acl", "config": {"allow": ["x"]}}]}],
         });
-        let flat = flatten(&doc);
+        let flat = flatten(&doc, &HashMap::new());
         let mut kinds: Vec<Kind> = flat.iter().map(|d| d.kind).collect();
         kinds.sort();
         assert_eq!(
@@ -506,7 +702,7 @@ mod tests {
             ],
             "{flat:?}"
         );
-        let settled = settle(flat, &[]).expect("settles");
+        let settled = settle(flat, &[], &[], &HashMap::new()).expect("settles");
         let id_of = |k: Kind| settled.iter().find(|s| s.0 == k).map(|s| s.1.to_string());
         let route = settled.iter().find(|s| s.0 == Kind::Route).expect("route");
         assert_eq!(route.2["service"], json!({"id": id_of(Kind::Service)}));
@@ -538,8 +734,9 @@ mod tests {
                 .as_object()
                 .cloned()
                 .unwrap_or_default(),
+            source: "services[0]".into(),
         }];
-        let s = settle(d, &[&stored]).expect("settles");
+        let s = settle(d, &[&stored], &[], &HashMap::new()).expect("settles");
         assert_eq!(s[0].1, stored.id);
         let d = vec![Desired {
             kind: Kind::Route,
@@ -547,8 +744,11 @@ mod tests {
                 .as_object()
                 .cloned()
                 .unwrap_or_default(),
+            source: "services[0]".into(),
         }];
-        let e = settle(d, &[]).err().unwrap_or_default();
+        let e = settle(d, &[], &[], &HashMap::new())
+            .err()
+            .unwrap_or_default();
         assert!(e[0].contains("does not match any services"), "{e:?}");
     }
 }

@@ -187,6 +187,43 @@ impl Sealer {
     }
 }
 
+/// Opens every sealed value in a document (a dump made with its secrets) in
+/// place; the paths of those that do not open with this key, with why.
+pub fn open_document(sealer: &Sealer, doc: &mut Value) -> Vec<(String, String)> {
+    fn walk(v: &mut Value, path: String, sealer: &Sealer, problems: &mut Vec<(String, String)>) {
+        match v {
+            Value::String(_) if Sealer::is_sealed(v) => match sealer.open_value(v) {
+                Ok(clear) => *v = clear,
+                Err(e) => problems.push((
+                    path,
+                    format!(
+                        "{e}: a sealed value opens only on the platform (and with the secret key) that dumped it; give the value itself"
+                    ),
+                )),
+            },
+            Value::Array(a) => {
+                for (i, x) in a.iter_mut().enumerate() {
+                    walk(x, format!("{path}[{i}]"), sealer, problems);
+                }
+            }
+            Value::Object(m) => {
+                for (k, x) in m.iter_mut() {
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    walk(x, p, sealer, problems);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut problems = Vec::new();
+    walk(doc, String::new(), sealer, &mut problems);
+    problems
+}
+
 /// The setting that holds [`Sealer::check_value`].
 const CHECK_SETTING: &str = "secret_key_check";
 

@@ -77,7 +77,7 @@ impl Plugin for BasicAuth {
         let Some((consumer, cred, digest)) = ctx.consumers.basicauth.get(&user).cloned() else {
             return self.fail(ctx);
         };
-        if graphql_schema::entity::consumer::password_digest(consumer.id, &pass) != digest {
+        if !digest.matches(consumer.id, &pass) {
             return self.fail(ctx);
         }
         if self.cfg.hide_credentials {

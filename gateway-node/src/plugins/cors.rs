@@ -1,7 +1,8 @@
 //! `cors` (priority 2000): answers preflight requests (`OPTIONS` with `Origin` and
 //! `Access-Control-Request-Method`) itself, unless `preflight_continue`, and adds
 //! `Access-Control-Allow-Origin` (and credentials, exposed headers) to other
-//! responses, as Kong's plugin does.
+//! responses, as Kong's plugin does (to responses to requests without an `Origin`
+//! only with `allow_origin_absent`, the default).
 
 use graphql_schema::plugin_config::cors::{CorsConfig, is_plain_origin};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
@@ -122,6 +123,10 @@ impl Plugin for Cors {
                 );
             }
             return Flow::Respond(r);
+        }
+        // Kong's `allow_origin_absent: false`: no CORS headers without an Origin
+        if origin.as_deref().is_none_or(str::is_empty) && !self.cfg.allow_origin_absent {
+            return Flow::Continue;
         }
         // the response phase needs the origin: remember what to add
         let mut h = HeaderMap::new();

@@ -1,7 +1,9 @@
 //! `file-log` (priority 9) and `http-log` (priority 12): the log entry of every
 //! request goes to a background task through a bounded queue (when it is full,
 //! entries are dropped and counted, never waited for), which appends JSON lines to
-//! a file, or sends batches to an HTTP endpoint with retries and backoff.
+//! a file, or sends batches to an HTTP endpoint with retries and backoff (http-log's
+//! deprecated `queue_size` and `flush_timeout` set the batch size and delay, as in
+//! Kong).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -112,7 +114,14 @@ impl HttpLog {
             headers,
             timeout: Duration::from_millis(cfg.timeout.max(1.0) as u64),
         });
-        let q = cfg.queue.clone();
+        let mut q = cfg.queue.clone();
+        // Kong's deprecated fields still set the queue when not at their old defaults
+        if let Some(n) = cfg.queue_size.filter(|n| *n != 1) {
+            q.max_batch_size = u32::try_from(n.clamp(1, 1_000_000)).unwrap_or(1);
+        }
+        if let Some(t) = cfg.flush_timeout.filter(|t| *t != 2.0) {
+            q.max_coalescing_delay = t.clamp(0.0, 3600.0);
+        }
         let (tx, mut rx) = mpsc::channel::<Entry>(q.max_entries.max(1) as usize);
         tokio::spawn(async move {
             let batch_max = q.max_batch_size.max(1) as usize;

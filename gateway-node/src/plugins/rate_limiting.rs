@@ -8,15 +8,16 @@
 //! reloads (keys carry the plugin id), so a config change does not reset limits.
 //! Policy `redis`: counters live in Redis, checked and counted in one Lua script,
 //! so several nodes share one limit; with `fault_tolerant`, requests pass when
-//! Redis is unreachable.
+//! Redis is unreachable. Both are in [`super::counters`], shared with
+//! rate-limiting-advanced.
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::Arc;
 
 use graphql_schema::plugin_config::rate_limiting::RateLimitingConfig;
 use http::{HeaderName, HeaderValue, Response, StatusCode};
 use uuid::Uuid;
 
+use super::counters::{self, RedisTarget, RedisWindow, Rule, Window};
 use crate::plugin::{Ctx, Flow, Plugin, Waited};
 use crate::upstream::pool::ProxyBody;
 
@@ -101,101 +102,6 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-struct Slot {
-    window: u64,
-    count: u64,
-    prev: u64,
-}
-
-/// One identifier's counters: a slot per period (indexed by `Period as usize`).
-#[derive(Debug, Clone, Copy, Default)]
-struct Entry {
-    slots: [Slot; 6],
-}
-
-/// The node-local counters: sharded maps keyed by plugin and identifier, shared by
-/// every config generation. A request takes one shard lock and one lookup for all
-/// its limits.
-struct Store {
-    shards: Vec<Mutex<HashMap<String, Entry>>>,
-}
-
-static STORE: LazyLock<Store> = LazyLock::new(|| Store {
-    shards: (0..64).map(|_| Mutex::new(HashMap::new())).collect(),
-});
-
-const MAX_KEYS_PER_SHARD: usize = 50_000;
-
-impl Store {
-    fn shard(&self, key: &str) -> &Mutex<HashMap<String, Entry>> {
-        let i = crate::upstream::balancer::hash_key(key.as_bytes()) as usize % self.shards.len();
-        &self.shards[i]
-    }
-
-    /// Checks every limit and, unless one is exhausted, counts the request in
-    /// all of them, under one lock. `decide` sees each limit's usage before this
-    /// request.
-    fn check_and_count<T>(
-        &self,
-        key: &str,
-        windows: &[(Period, u64, u64)],
-        now_ms: u64,
-        sliding: bool,
-        decide: impl FnOnce(&[f64]) -> (bool, T),
-    ) -> T {
-        let now = now_ms / 1000;
-        let Ok(mut g) = self.shard(key).lock() else {
-            return decide(&vec![0.0; windows.len()]).1;
-        };
-        let entry = g.get(key).copied().unwrap_or_default();
-        let used: Vec<f64> = windows
-            .iter()
-            .map(|(p, start, len)| {
-                let (count, prev) = roll(entry.slots[*p as usize], *start, *len);
-                if sliding {
-                    let elapsed = (now_ms as f64 / 1000.0 - *start as f64).clamp(0.0, *len as f64);
-                    prev as f64 * (1.0 - elapsed / *len as f64) + count as f64
-                } else {
-                    count as f64
-                }
-            })
-            .collect();
-        let (count, out) = decide(&used);
-        if count {
-            if g.len() > MAX_KEYS_PER_SHARD {
-                // identifiers whose windows all ended more than a year ago can go
-                g.retain(|_, e| e.slots.iter().any(|s| s.window + 86_400 * 366 > now));
-            }
-            let e = match g.get_mut(key) {
-                Some(e) => e,
-                None => g.entry(key.to_string()).or_default(),
-            };
-            for (p, start, len) in windows {
-                let slot = &mut e.slots[*p as usize];
-                let (c, prev) = roll(*slot, *start, *len);
-                *slot = Slot {
-                    window: *start,
-                    count: c + 1,
-                    prev,
-                };
-            }
-        }
-        out
-    }
-}
-
-/// The slot's (count, previous count) as seen from the window starting at `start`.
-fn roll(s: Slot, start: u64, len: u64) -> (u64, u64) {
-    if s.window == start {
-        (s.count, s.prev)
-    } else if s.window + len == start {
-        (0, s.count)
-    } else {
-        (0, 0)
-    }
-}
-
 pub struct RateLimiting {
     cfg: RateLimitingConfig,
     plugin: Uuid,
@@ -212,11 +118,6 @@ struct Limit {
     limit: f64,
     limit_header: HeaderName,
     remaining_header: HeaderName,
-}
-
-struct RedisTarget {
-    url: String,
-    timeout: std::time::Duration,
 }
 
 /// Usage of one limit before this request.
@@ -305,19 +206,15 @@ impl RateLimiting {
             .collect();
         let redis = if cfg.policy == "redis" {
             let r = cfg.redis();
-            if r.ssl {
-                return Err("redis.ssl: TLS to Redis is not supported by Portico yet".into());
-            }
-            let host = r.host.clone().unwrap_or_default();
-            let auth = match (&r.username, &r.password) {
-                (Some(u), Some(p)) => format!("{}:{}@", urlencode(u), urlencode(p)),
-                (None, Some(p)) => format!(":{}@", urlencode(p)),
-                _ => String::new(),
-            };
-            Some(RedisTarget {
-                url: format!("redis://{auth}{host}:{}/{}", r.port, r.database),
-                timeout: std::time::Duration::from_millis(r.timeout.max(1)),
-            })
+            Some(RedisTarget::new(
+                r.host.as_deref().unwrap_or_default(),
+                r.port,
+                r.username.as_deref(),
+                r.password.as_deref(),
+                r.database,
+                r.timeout,
+                r.ssl,
+            )?)
         } else {
             None
         };
@@ -379,10 +276,7 @@ impl Plugin for RateLimiting {
     }
 
     fn access(&self, ctx: &mut Ctx<'_>) -> Flow {
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
+        let now_ms = counters::now_ms();
         let now = now_ms / 1000;
         let id = self.identifier(ctx);
         let sliding = self.cfg.window_type == "sliding";
@@ -392,26 +286,31 @@ impl Plugin for RateLimiting {
         let mut key = String::with_capacity(self.key_prefix.len() + id.len());
         key.push_str(&self.key_prefix);
         key.push_str(&id);
-        let windows: Vec<(Period, u64, u64)> = self
+        let windows: Vec<Window> = self
             .limits
             .iter()
             .map(|l| {
                 let (start, len) = l.period.window(now);
-                (l.period, start, len)
+                Window {
+                    slot: l.period as u64,
+                    start,
+                    len,
+                }
             })
             .collect();
-        let (respond, headers) = STORE.check_and_count(&key, &windows, now_ms, sliding, |used| {
-            let usage: Vec<Usage> = used
-                .iter()
-                .zip(&windows)
-                .map(|(u, (_, start, len))| Usage {
-                    used: *u,
-                    reset: (start + len).saturating_sub(now).max(1),
-                })
-                .collect();
-            let d = decide(&self.limits, &usage, &self.cfg, self.status);
-            (d.0.is_none(), d)
-        });
+        let (respond, headers) =
+            counters::check_and_count(&key, &windows, now_ms, sliding, |used| {
+                let usage: Vec<Usage> = used
+                    .iter()
+                    .zip(&windows)
+                    .map(|(u, w)| Usage {
+                        used: *u,
+                        reset: (w.start + w.len).saturating_sub(now).max(1),
+                    })
+                    .collect();
+                let d = decide(&self.limits, &usage, &self.cfg, self.status);
+                (if d.0.is_none() { windows.len() } else { 0 }, d)
+            });
         if let Some(r) = respond {
             return Flow::Respond(r);
         }
@@ -420,61 +319,11 @@ impl Plugin for RateLimiting {
     }
 }
 
-/// Reads every limit's usage and, unless one is exhausted, counts the request: in
-/// one script, so nodes sharing the Redis never both take the last slot.
-const SCRIPT: &str = r#"
-local n = tonumber(ARGV[1])
-local used = {}
-local stop = 0
-for i = 1, n do
-  local cur = tonumber(redis.call('GET', KEYS[i]) or '0')
-  local w = tonumber(ARGV[1 + (i - 1) * 3 + 3])
-  local prev = 0
-  if w > 0 then prev = tonumber(redis.call('GET', KEYS[n + i]) or '0') end
-  local u = cur + prev * w
-  used[i] = tostring(u)
-  if stop == 0 and u >= tonumber(ARGV[1 + (i - 1) * 3 + 1]) then stop = i end
-end
-if stop == 0 then
-  for i = 1, n do
-    redis.call('INCR', KEYS[i])
-    redis.call('EXPIRE', KEYS[i], tonumber(ARGV[1 + (i - 1) * 3 + 2]))
-  end
-end
-return {tostring(stop), unpack(used)}
-"#;
-
-static SCRIPT_OBJ: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(SCRIPT));
-
-/// One connection manager per Redis URL, shared by every instance and reload.
-static REDIS: LazyLock<tokio::sync::Mutex<HashMap<String, redis::aio::ConnectionManager>>> =
-    LazyLock::new(Default::default);
-
-async fn redis_conn(
-    url: &str,
-    timeout: std::time::Duration,
-) -> redis::RedisResult<redis::aio::ConnectionManager> {
-    let mut g = REDIS.lock().await;
-    if let Some(c) = g.get(url) {
-        return Ok(c.clone());
-    }
-    let client = redis::Client::open(url)?;
-    let cfg = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(timeout))
-        .set_response_timeout(Some(timeout))
-        .set_number_of_retries(1);
-    let c = client.get_connection_manager_with_config(cfg).await?;
-    g.insert(url.to_string(), c.clone());
-    Ok(c)
-}
-
 impl RateLimiting {
     fn access_redis(&self, target: &RedisTarget, id: String, now_ms: u64, sliding: bool) -> Flow {
         let now = now_ms / 1000;
-        let mut cur_keys = Vec::new();
-        let mut prev_keys = Vec::new();
-        let mut args: Vec<String> = vec![self.limits.len().to_string()];
-        let mut resets = Vec::new();
+        let mut windows = Vec::with_capacity(self.limits.len());
+        let mut resets = Vec::with_capacity(self.limits.len());
         for l in self.limits.iter() {
             let (start, len) = l.period.window(now);
             let base = format!(
@@ -483,18 +332,13 @@ impl RateLimiting {
                 id,
                 l.period.title()
             );
-            cur_keys.push(format!("{base}:{start}"));
-            prev_keys.push(format!("{base}:{}", start.saturating_sub(len)));
-            let weight = if sliding {
-                1.0 - ((now_ms as f64 / 1000.0 - start as f64) / len as f64).clamp(0.0, 1.0)
-            } else {
-                0.0
-            };
-            args.extend([
-                l.limit.to_string(),
-                (len * 2).to_string(),
-                weight.to_string(),
-            ]);
+            windows.push(RedisWindow {
+                key: format!("{base}:{start}"),
+                prev_key: format!("{base}:{}", start.saturating_sub(len)),
+                limit: l.limit,
+                ttl: len * 2,
+                weight: counters::prev_weight(start, len, now_ms, sliding),
+            });
             resets.push((start + len).saturating_sub(now).max(1));
         }
         let url = target.url.clone();
@@ -503,31 +347,12 @@ impl RateLimiting {
         let cfg = self.cfg.clone();
         let status = self.status;
         Flow::Wait(Box::pin(async move {
-            let run = async {
-                let mut con = redis_conn(&url, timeout).await?;
-                let mut inv = SCRIPT_OBJ.prepare_invoke();
-                for k in cur_keys.iter().chain(&prev_keys) {
-                    inv.key(k);
-                }
-                for a in &args {
-                    inv.arg(a);
-                }
-                inv.invoke_async::<Vec<String>>(&mut con).await
-            };
-            let result = match tokio::time::timeout(timeout, run).await {
-                Ok(r) => r.map_err(|e| e.to_string()),
-                Err(_) => Err("timed out".to_string()),
-            };
-            match result {
-                Ok(values) => {
-                    let usage: Vec<Usage> = values
-                        .iter()
-                        .skip(1)
+            match counters::redis_check(&url, timeout, &windows, Rule::Reached).await {
+                Ok(used) => {
+                    let usage: Vec<Usage> = used
+                        .into_iter()
                         .zip(resets)
-                        .map(|(u, reset)| Usage {
-                            used: u.parse().unwrap_or(0.0),
-                            reset,
-                        })
+                        .map(|(used, reset)| Usage { used, reset })
                         .collect();
                     let (respond, response_headers) = decide(&limits, &usage, &cfg, status);
                     Waited {
@@ -559,18 +384,6 @@ impl RateLimiting {
     }
 }
 
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -587,17 +400,5 @@ mod tests {
         assert_eq!(start, 1_767_225_600); // 2026-01-01
         assert_eq!(len, 365 * 86_400);
         assert_eq!(civil_from_days(days_from_civil(2024, 2, 29)), (2024, 2, 29));
-    }
-
-    #[test]
-    fn rolling_keeps_the_previous_window_for_sliding() {
-        let s = Slot {
-            window: 60,
-            count: 7,
-            prev: 3,
-        };
-        assert_eq!(roll(s, 60, 60), (7, 3));
-        assert_eq!(roll(s, 120, 60), (0, 7));
-        assert_eq!(roll(s, 180, 60), (0, 0));
     }
 }

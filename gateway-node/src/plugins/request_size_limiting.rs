@@ -1,7 +1,8 @@
 //! `request-size-limiting` (priority 951): a `Content-Length` above the limit gets
-//! 413 `Request size limit exceeded` before anything is proxied; a body without
-//! one is counted while it streams and the request fails with the same 413 once it
-//! passes the limit; with `require_content_length`, a body without one gets 411.
+//! 413 `Request size limit exceeded` (417 with `Expect: 100-continue`, as Kong)
+//! before anything is proxied; a body without one is counted while it streams and
+//! the request fails with the same 413 once it passes the limit; with
+//! `require_content_length`, a body without one gets 411.
 
 use graphql_schema::plugin_config::request_size_limiting::RequestSizeLimitingConfig;
 use http::{StatusCode, header};
@@ -36,10 +37,20 @@ impl Plugin for RequestSizeLimiting {
             .and_then(|v| v.to_str().ok())
             .map(|v| v.trim().parse::<u64>())
         {
-            Some(Ok(n)) if n > self.limit => Flow::Respond(crate::plugins::message(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                TOO_LARGE,
-            )),
+            Some(Ok(n)) if n > self.limit => {
+                // as Kong: 417 to a client waiting for `100 Continue`
+                let expects = ctx
+                    .headers
+                    .get(header::EXPECT)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"));
+                let status = if expects {
+                    StatusCode::EXPECTATION_FAILED
+                } else {
+                    StatusCode::PAYLOAD_TOO_LARGE
+                };
+                Flow::Respond(crate::plugins::message(status, TOO_LARGE))
+            }
             Some(Ok(_)) => Flow::Continue,
             Some(Err(_)) => Flow::Respond(crate::plugins::message(
                 StatusCode::LENGTH_REQUIRED,

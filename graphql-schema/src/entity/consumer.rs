@@ -216,6 +216,10 @@ pub struct BasicAuthCredentialConfig {
     /// [`password_digest`] of the password instead of the password: how the
     /// platform stores and sends passwords.
     pub password_sha256: Option<String>,
+    /// Kong's stored form (SHA-1 of the password followed by the consumer id,
+    /// hex), as a `_transform: false` file (`kong config db_export`) holds it in
+    /// `password`.
+    pub password_sha1: Option<String>,
     pub tags: Option<Vec<String>>,
     pub consumer: Option<serde_json::Value>,
     pub created_at: Option<i64>,
@@ -226,8 +230,8 @@ pub struct BasicAuthCredential {
     pub id: Uuid,
     pub consumer_id: Uuid,
     pub username: String,
-    /// SHA-256 (hex) of `<consumer id>:<password>`; the password is not kept.
-    pub password_sha256: String,
+    /// How the password is checked; the password itself is not kept.
+    pub password: PasswordDigest,
     pub tags: Vec<String>,
     #[serde(skip)]
     pub source: String,
@@ -238,6 +242,39 @@ pub fn password_digest(consumer: Uuid, password: &str) -> String {
     digest(&format!("{consumer}:{password}"))
 }
 
+/// A basic-auth password as it is kept: a digest salted with the consumer id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PasswordDigest {
+    /// Portico's: SHA-256 of `<consumer id>:<password>` (hex).
+    Sha256(String),
+    /// Kong's: SHA-1 of `<password><consumer id>` (hex).
+    KongSha1(String),
+}
+
+impl PasswordDigest {
+    /// Whether `password` is the one this digest was made from.
+    pub fn matches(&self, consumer: Uuid, password: &str) -> bool {
+        let (want, got) = match self {
+            PasswordDigest::Sha256(d) => (d, password_digest(consumer, password)),
+            PasswordDigest::KongSha1(d) => {
+                use sha1::Digest as _;
+                let mut h = sha1::Sha1::new();
+                h.update(password.as_bytes());
+                h.update(consumer.to_string().as_bytes());
+                (d, hex(&h.finalize()))
+            }
+        };
+        // both are hex of a fixed length: compare without an early exit
+        want.len() == got.len()
+            && want
+                .bytes()
+                .zip(got.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    }
+}
+
 impl BasicAuthCredentialConfig {
     pub fn validate(
         &self,
@@ -246,16 +283,24 @@ impl BasicAuthCredentialConfig {
         errors: &mut Errors,
     ) -> Option<BasicAuthCredential> {
         let id = parse_id(&self.id, path, errors);
-        let password_sha256 = match (&self.password, &self.password_sha256) {
-            (Some(_), Some(_)) => {
+        let given = [
+            self.password.is_some(),
+            self.password_sha256.is_some(),
+            self.password_sha1.is_some(),
+        ]
+        .iter()
+        .filter(|g| **g)
+        .count();
+        let password = match (&self.password, &self.password_sha256, &self.password_sha1) {
+            _ if given > 1 => {
                 errors.add(
-                    path.field("password_sha256"),
-                    "only one of these fields may be set: 'password', 'password_sha256'",
+                    path.field("password"),
+                    "only one of these fields may be set: 'password', 'password_sha256', 'password_sha1'",
                 );
                 None
             }
-            (Some(p), None) => Some(password_digest(consumer.id, p)),
-            (None, Some(h)) => {
+            (Some(p), _, _) => Some(PasswordDigest::Sha256(password_digest(consumer.id, p))),
+            (_, Some(h), _) => {
                 let h = sha256_hex(h);
                 if h.is_none() {
                     errors.add(
@@ -263,9 +308,19 @@ impl BasicAuthCredentialConfig {
                         "expected a SHA-256 digest: 64 hexadecimal characters",
                     );
                 }
-                h
+                h.map(PasswordDigest::Sha256)
             }
-            (None, None) => {
+            (_, _, Some(h)) => {
+                let ok = h.len() == 40 && h.bytes().all(|b| b.is_ascii_hexdigit());
+                if !ok {
+                    errors.add(
+                        path.field("password_sha1"),
+                        "expected Kong's stored password hash (a SHA-1 digest: 40 hexadecimal characters); is '_transform: false' meant?",
+                    );
+                }
+                ok.then(|| PasswordDigest::KongSha1(h.to_ascii_lowercase()))
+            }
+            (None, None, None) => {
                 errors.add(path.field("password"), "required field missing");
                 None
             }
@@ -274,12 +329,12 @@ impl BasicAuthCredentialConfig {
             errors.add(path.field("username"), "required field missing");
             return None;
         };
-        let password_sha256 = password_sha256?;
+        let password = password?;
         Some(BasicAuthCredential {
             id: id.unwrap_or_else(|| derive_id("basicauth_credential", username)),
             consumer_id: consumer.id,
             username: username.clone(),
-            password_sha256,
+            password,
             tags: self.tags.clone().unwrap_or_default(),
             source: path.to_string(),
         })
@@ -303,6 +358,8 @@ pub struct AclGroup {
     pub consumer_id: Uuid,
     pub group: String,
     pub tags: Vec<String>,
+    #[serde(skip)]
+    pub source: String,
 }
 
 impl AclGroupConfig {
@@ -322,6 +379,7 @@ impl AclGroupConfig {
             consumer_id: consumer.id,
             group,
             tags: self.tags.clone().unwrap_or_default(),
+            source: path.to_string(),
         })
     }
 }

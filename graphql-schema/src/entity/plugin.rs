@@ -51,8 +51,6 @@ pub struct Plugin {
     pub source: String,
 }
 
-const ALL_PROTOCOLS: &[&str] = &["grpc", "grpcs", "http", "https"];
-
 impl PluginConfig {
     /// `scope` comes from nesting and resolved references.
     pub fn validate(&self, scope: PluginScope, path: &Path, errors: &mut Errors) -> Option<Plugin> {
@@ -75,14 +73,22 @@ impl PluginConfig {
             &path.field("name"),
             errors,
         );
+        // Kong's set for the plugin: `typedefs.protocols_http` or
+        // `typedefs.protocols` (stream ones too), with the plugin's default
+        let (allowed, default) = crate::plugin_config::info(&name)
+            .map(|i| (i.protocols, i.default_protocols))
+            .unwrap_or((
+                crate::plugin_config::ALL_PROTOCOLS,
+                crate::plugin_config::HTTP_PROTOCOLS,
+            ));
         let protocols = match &self.protocols {
-            None => ALL_PROTOCOLS.iter().map(|s| s.to_string()).collect(),
+            None => default.iter().map(|s| s.to_string()).collect(),
             Some(ps) => {
                 for (i, p) in ps.iter().enumerate() {
-                    if !ALL_PROTOCOLS.contains(&p.as_str()) {
+                    if !allowed.contains(&p.as_str()) {
                         errors.add(
                             path.field("protocols").index(i),
-                            format!("expected one of: grpc, grpcs, http, https; got '{p}'"),
+                            format!("expected one of: {}; got '{p}'", allowed.join(", ")),
                         );
                     }
                 }

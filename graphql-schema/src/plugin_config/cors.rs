@@ -17,6 +17,8 @@ pub struct CorsConfig {
     pub credentials: bool,
     pub private_network: bool,
     pub preflight_continue: bool,
+    /// Whether responses to requests without an `Origin` get the CORS headers.
+    pub allow_origin_absent: bool,
 }
 
 impl Default for CorsConfig {
@@ -35,6 +37,7 @@ impl Default for CorsConfig {
             credentials: false,
             private_network: false,
             preflight_continue: false,
+            allow_origin_absent: true,
         }
     }
 }

@@ -18,6 +18,28 @@ pub struct KeyAuthConfig {
     pub key_in_body: bool,
     pub run_on_preflight: bool,
     pub realm: Option<String>,
+    /// Konnect's (3.10+) where keys are looked up: `scope: cp` is this control
+    /// plane's own consumers, the only scope Portico has.
+    pub identity_realms: Option<Vec<IdentityRealm>>,
+}
+
+/// One entry of Konnect's `identity_realms`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdentityRealm {
+    pub scope: String,
+    pub id: Option<String>,
+    pub region: Option<String>,
+}
+
+impl Default for IdentityRealm {
+    fn default() -> Self {
+        IdentityRealm {
+            scope: "cp".into(),
+            id: None,
+            region: None,
+        }
+    }
 }
 
 impl Default for KeyAuthConfig {
@@ -31,6 +53,7 @@ impl Default for KeyAuthConfig {
             key_in_body: false,
             run_on_preflight: true,
             realm: None,
+            identity_realms: None,
         }
     }
 }
@@ -59,6 +82,20 @@ impl CheckConfig for KeyAuthConfig {
                 path.field("key_in_body"),
                 "keys in request bodies are not supported by Portico yet",
             );
+        }
+        for (i, r) in self.identity_realms.iter().flatten().enumerate() {
+            let p = path.field("identity_realms").index(i);
+            match r.scope.as_str() {
+                "cp" => {}
+                "realm" => errors.add(
+                    p.field("scope"),
+                    "Konnect realms (centrally managed consumers) are not supported by Portico; use scope 'cp'",
+                ),
+                o => errors.add(
+                    p.field("scope"),
+                    format!("expected one of: cp, realm; got '{o}'"),
+                ),
+            }
         }
     }
 }

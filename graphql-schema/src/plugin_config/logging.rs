@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::CheckConfig;
+use super::{CheckConfig, check_no_lua};
 use crate::error::{Errors, Path};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -13,29 +13,39 @@ use crate::error::{Errors, Path};
 pub struct FileLogConfig {
     pub path: Option<String>,
     pub reopen: bool,
-    pub custom_fields_by_lua: Option<serde_json::Value>,
+    /// Kong's `typedefs.lua_code`: only empty, Portico runs no Lua.
+    pub custom_fields_by_lua: Option<BTreeMap<String, String>>,
+}
+
+/// Kong's file-log `path` pattern: no `*`, `&`, `%`, `` ` `` anywhere, no
+/// whitespace at either end, at least two characters.
+fn kong_filename_ok(p: &str) -> bool {
+    let bad = |c: char| matches!(c, '*' | '&' | '%' | '`' | '\\');
+    let chars: Vec<char> = p.chars().collect();
+    chars.len() >= 2
+        && !chars.iter().any(|c| bad(*c))
+        && chars.first().is_some_and(|c| !c.is_whitespace())
+        && chars.last().is_some_and(|c| !c.is_whitespace())
 }
 
 impl CheckConfig for FileLogConfig {
     fn check(&self, path: &Path, errors: &mut Errors) {
         match &self.path {
             None => errors.add(path.field("path"), "required field missing"),
+            Some(p) if !kong_filename_ok(p) => {
+                errors.add(path.field("path"), "not a valid filename")
+            }
             Some(p) if !p.starts_with('/') || p.contains("..") => errors.add(
                 path.field("path"),
                 format!("not a valid filename: '{p}' (an absolute path without '..')"),
             ),
             Some(_) => {}
         }
-        if self
-            .custom_fields_by_lua
-            .as_ref()
-            .is_some_and(|v| !v.is_null())
-        {
-            errors.add(
-                path.field("custom_fields_by_lua"),
-                "Lua is not supported by Portico",
-            );
-        }
+        check_no_lua(
+            &self.custom_fields_by_lua,
+            &path.field("custom_fields_by_lua"),
+            errors,
+        );
     }
 }
 
@@ -82,7 +92,8 @@ pub struct HttpLogConfig {
     pub flush_timeout: Option<f64>,
     pub headers: BTreeMap<String, String>,
     pub queue: QueueConfig,
-    pub custom_fields_by_lua: Option<serde_json::Value>,
+    /// Kong's `typedefs.lua_code`: only empty, Portico runs no Lua.
+    pub custom_fields_by_lua: Option<BTreeMap<String, String>>,
 }
 
 impl Default for HttpLogConfig {
@@ -127,26 +138,90 @@ impl CheckConfig for HttpLogConfig {
                 "expected one of: application/json, application/json; charset=utf-8",
             );
         }
-        if self.queue.max_batch_size == 0 {
-            errors.add(
-                path.field("queue").field("max_batch_size"),
-                "value should be between 1 and 1000000",
-            );
+        self.queue.check(&path.field("queue"), errors);
+        for name in self.headers.keys() {
+            let p = path.field("headers").field(name);
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                errors.add(
+                    p,
+                    format!(
+                        "bad header name '{name}', allowed characters are A-Z, a-z, 0-9, '_', and '-'"
+                    ),
+                );
+            } else if let Some(h) = ["Host", "Content-Length", "Content-Type"]
+                .into_iter()
+                .find(|h| name.eq_ignore_ascii_case(h))
+            {
+                errors.add(p, format!("cannot contain '{h}' header"));
+            }
         }
-        if self.queue.max_entries == 0 {
-            errors.add(
-                path.field("queue").field("max_entries"),
-                "value should be between 1 and 1000000",
-            );
-        }
-        if self
-            .custom_fields_by_lua
-            .as_ref()
-            .is_some_and(|v| !v.is_null())
+        if let Some(u) = &self.http_endpoint
+            && has_userinfo(u)
+            && self
+                .headers
+                .keys()
+                .any(|h| h.eq_ignore_ascii_case("authorization"))
         {
             errors.add(
-                path.field("custom_fields_by_lua"),
-                "Lua is not supported by Portico",
+                path.to_string(),
+                "specifying both an 'Authorization' header and user info in 'http_endpoint' is not allowed",
+            );
+        }
+        check_no_lua(
+            &self.custom_fields_by_lua,
+            &path.field("custom_fields_by_lua"),
+            errors,
+        );
+    }
+}
+
+/// Whether a URL has `user[:password]@` before its host.
+fn has_userinfo(u: &str) -> bool {
+    let rest = u.split_once("://").map_or(u, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    authority.contains('@')
+}
+
+impl QueueConfig {
+    /// Kong's `typedefs.queue` ranges.
+    pub fn check(&self, path: &Path, errors: &mut Errors) {
+        if !(1..=1_000_000).contains(&self.max_batch_size) {
+            errors.add(
+                path.field("max_batch_size"),
+                "value should be between 1 and 1000000",
+            );
+        }
+        if !(0.0..=3600.0).contains(&self.max_coalescing_delay) {
+            errors.add(
+                path.field("max_coalescing_delay"),
+                "value should be between 0 and 3600",
+            );
+        }
+        if !(1..=1_000_000).contains(&self.max_entries) {
+            errors.add(
+                path.field("max_entries"),
+                "value should be between 1 and 1000000",
+            );
+        }
+        for (field, v) in [
+            ("initial_retry_delay", self.initial_retry_delay),
+            ("max_retry_delay", self.max_retry_delay),
+        ] {
+            if !(0.001..=1_000_000.0).contains(&v) {
+                errors.add(
+                    path.field(field),
+                    "value should be between 0.001 and 1000000",
+                );
+            }
+        }
+        if self.concurrency_limit != -1 && self.concurrency_limit != 1 {
+            errors.add(
+                path.field("concurrency_limit"),
+                format!("expected one of: -1, 1; got {}", self.concurrency_limit),
             );
         }
     }

@@ -15,7 +15,10 @@ pub struct PrometheusConfig {
     pub latency_metrics: bool,
     pub bandwidth_metrics: bool,
     pub upstream_health_metrics: bool,
+    /// Kong's AI Gateway metrics: Portico has no AI plugins, so nothing to count.
     pub ai_metrics: bool,
+    /// Kong's Wasm filter metrics: Portico runs no Wasm filters.
+    pub wasm_metrics: bool,
 }
 
 impl CheckConfig for PrometheusConfig {}

@@ -16,13 +16,29 @@ pub struct ProxyCacheConfig {
     pub content_type: Vec<String>,
     pub cache_ttl: f64,
     pub strategy: String,
-    pub memory: BTreeMap<String, String>,
+    pub memory: MemoryConfig,
     pub cache_control: bool,
     pub ignore_uri_case: bool,
     pub storage_ttl: Option<f64>,
     pub vary_headers: Option<Vec<String>>,
     pub vary_query_params: Option<Vec<String>>,
     pub response_headers: BTreeMap<String, bool>,
+}
+
+/// Kong's `memory` record: the nginx shared dict holding the cache. Portico
+/// keeps its cache in the node's own memory, so the name has no effect.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MemoryConfig {
+    pub dictionary_name: String,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        MemoryConfig {
+            dictionary_name: "kong_db_cache".into(),
+        }
+    }
 }
 
 impl Default for ProxyCacheConfig {
@@ -33,7 +49,7 @@ impl Default for ProxyCacheConfig {
             content_type: vec!["text/plain".into(), "application/json".into()],
             cache_ttl: 300.0,
             strategy: "memory".into(),
-            memory: BTreeMap::from([("dictionary_name".to_string(), "kong_db_cache".to_string())]),
+            memory: MemoryConfig::default(),
             cache_control: false,
             ignore_uri_case: false,
             storage_ttl: None,
@@ -56,8 +72,12 @@ impl CheckConfig for ProxyCacheConfig {
                 format!("expected one of: memory; got '{}'", self.strategy),
             );
         }
+        super::check_integer(self.cache_ttl, &path.field("cache_ttl"), errors);
         if self.cache_ttl <= 0.0 {
             errors.add(path.field("cache_ttl"), "value must be greater than 0");
+        }
+        if let Some(t) = self.storage_ttl {
+            super::check_integer(t, &path.field("storage_ttl"), errors);
         }
         for (i, c) in self.response_code.iter().enumerate() {
             if !(100..=900).contains(c) {

@@ -56,6 +56,18 @@ pub struct RedisConfig {
     pub server_name: Option<String>,
 }
 
+impl RedisConfig {
+    /// Kong's ranges for `typedefs.timeout` (0 to 2^31-2 ms).
+    pub fn check(&self, path: &Path, errors: &mut Errors) {
+        if self.timeout > 2_147_483_646 {
+            errors.add(
+                path.field("timeout"),
+                "value should be between 0 and 2147483646",
+            );
+        }
+    }
+}
+
 impl Default for RedisConfig {
     fn default() -> Self {
         RedisConfig {
@@ -213,10 +225,18 @@ impl CheckConfig for RateLimitingConfig {
         match self.policy.as_str() {
             "local" => {}
             "redis" => {
-                if self.redis().host.is_none() {
+                let r = self.redis();
+                if r.host.is_none() {
                     errors.add(
                         path.field("redis").field("host"),
                         "required field missing when 'policy' is 'redis'",
+                    );
+                }
+                if r.ssl {
+                    // the node could not connect: refuse it here too
+                    errors.add(
+                        path.field("redis").field("ssl"),
+                        "TLS to Redis is not supported by Portico yet",
                     );
                 }
             }
@@ -229,6 +249,19 @@ impl CheckConfig for RateLimitingConfig {
                 format!("expected one of: local, cluster, redis; got '{o}'"),
             ),
         }
+        if self.policy != "redis" && self.sync_rate != -1.0 {
+            errors.add(
+                path.field("sync_rate"),
+                "sync_rate can only be used with the redis policy",
+            );
+        }
+        if self.policy == "redis" && self.sync_rate != -1.0 && self.sync_rate < 0.02 {
+            errors.add(
+                path.field("sync_rate"),
+                "sync_rate must be greater than 0.02, or -1 to disable",
+            );
+        }
+        self.redis().check(&path.field("redis"), errors);
         if !(100.0..=599.0).contains(&self.error_code) {
             errors.add(
                 path.field("error_code"),

@@ -45,6 +45,11 @@ impl CheckConfig for RequestSizeLimitingConfig {
                 ),
             );
         }
+        super::check_integer(
+            self.allowed_payload_size,
+            &path.field("allowed_payload_size"),
+            errors,
+        );
         if self.allowed_payload_size < 0.0 {
             errors.add(
                 path.field("allowed_payload_size"),

@@ -38,11 +38,35 @@ impl CheckConfig for RequestTerminationConfig {
                 "value should be between 100 and 599",
             );
         }
-        if self.message.is_some() && self.body.is_some() {
-            errors.add(path.to_string(), "message and body are mutually exclusive");
+        // Kong's custom validator: an empty string counts as absent
+        let present = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
+        if present(&self.message) && (present(&self.content_type) || present(&self.body)) {
+            errors.add(
+                path.to_string(),
+                "message cannot be used with content_type or body",
+            );
         }
-        if self.content_type.is_some() && self.body.is_none() {
+        if present(&self.content_type) && !present(&self.body) {
             errors.add(path.field("content_type"), "content_type requires a body");
+        }
+        if self.echo && (present(&self.content_type) || present(&self.body)) {
+            errors.add(
+                path.to_string(),
+                "echo cannot be used with content_type and body",
+            );
+        }
+        if let Some(t) = &self.trigger
+            && (t.is_empty()
+                || !t
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        {
+            errors.add(
+                path.field("trigger"),
+                format!(
+                    "bad header name '{t}', allowed characters are A-Z, a-z, 0-9, '_', and '-'"
+                ),
+            );
         }
     }
 }
