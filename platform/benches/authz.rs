@@ -17,7 +17,7 @@ fn bench(c: &mut Criterion) {
         let db = platform::store::connect("sqlite::memory:")
             .await
             .expect("db");
-        platform::auth::bootstrap(
+        platform::auth::bootstrap::bootstrap(
             &db,
             "o@example.com",
             Some("a long enough password".into()),
@@ -25,15 +25,16 @@ fn bench(c: &mut Criterion) {
         )
         .await
         .expect("bootstrap");
-        let (shared, planes) = platform::server::assemble(
+        let state = platform::state::AppState::assemble(
             db,
             std::sync::Arc::new(platform::seal::Sealer::new([7; 32], "test").expect("key")),
+            10_000,
         )
         .await
         .expect("platform");
         {
             // a realistic organization: 200 teams scoped to planes, 1,000 members
-            let mut a = shared.access.authz.write().await;
+            let a = &state.access;
             for t in 0..200 {
                 a.set_team(
                     &format!("team:t{t}"),
@@ -52,28 +53,45 @@ fn bench(c: &mut Criterion) {
                     .expect("member");
             }
         }
-        (platform::api::schema(shared.clone(), planes), shared)
+        (platform::graphql::schema(state.clone()), state)
     });
     let caller = rt
-        .block_on(platform::auth::resolve(&shared, "bench-token", None))
+        .block_on(platform::auth::tokens::resolve(
+            &shared.db,
+            &shared.access,
+            "bench-token",
+            None,
+        ))
         .expect("caller");
     let mut g = c.benchmark_group("authz");
     g.bench_function("resolve cached token + one check", |b| {
         b.to_async(&rt).iter(|| async {
-            let c = platform::auth::resolve(&shared, black_box("bench-token"), None)
-                .await
-                .expect("caller");
-            black_box(platform::auth::allowed(&shared, &c, "control-planes/x", "read").await)
+            let c = platform::auth::tokens::resolve(
+                &shared.db,
+                &shared.access,
+                black_box("bench-token"),
+                None,
+            )
+            .await
+            .expect("caller");
+            black_box(shared.access.allowed(&c, "control-planes/x", "read").await)
         })
     });
+    let member = platform::auth::Caller {
+        member: "user:m17".into(),
+        user_id: None,
+        token_id: String::new(),
+        token_kind: "pat".into(),
+        ip: None,
+    };
     g.bench_function("casbin check (scoped member, 200 teams)", |b| {
         b.to_async(&rt).iter(|| async {
-            let a = shared.access.authz.read().await;
-            black_box(a.allowed(
-                "user:m17",
-                "control-planes/plane-17",
-                "entities.write.SERVICE",
-            ))
+            black_box(
+                shared
+                    .access
+                    .allowed(&member, "control-planes/plane-17", "entities.write.SERVICE")
+                    .await,
+            )
         })
     });
     g.bench_function("execute { controlPlanes { totalCount } }", |b| {
@@ -92,7 +110,7 @@ fn bench(c: &mut Criterion) {
     let (url, token) = rt.block_on(async {
         let dir = std::env::temp_dir().join(format!("portico-authz-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let r = platform::server::start(platform::server::Options {
+        let r = platform::cli::serve::start(platform::cli::serve::Options {
             listen: "127.0.0.1:0".parse().expect("addr"),
             data_dir: dir,
             database_url: None,
@@ -103,7 +121,7 @@ fn bench(c: &mut Criterion) {
             audit_webhook: None,
             tls: None,
             test_hooks: false,
-            max_request_items: platform::limits::MAX_ITEMS,
+            max_request_items: platform::graphql::limits::MAX_ITEMS,
         })
         .await
         .expect("platform");

@@ -36,11 +36,11 @@ fn pct(v: &mut [Duration], p: f64) -> f64 {
     v[i].as_secs_f64() * 1000.0
 }
 
-async fn start(db: Option<String>) -> (Target, platform::server::Running) {
+async fn start(db: Option<String>) -> (Target, platform::cli::serve::Running) {
     let dir = std::env::temp_dir().join(format!("portico-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let token = "bench-token".to_string();
-    let r = platform::server::start(platform::server::Options {
+    let r = platform::cli::serve::start(platform::cli::serve::Options {
         listen: "127.0.0.1:0".parse().expect("addr"),
         data_dir: dir,
         database_url: db,
@@ -51,7 +51,7 @@ async fn start(db: Option<String>) -> (Target, platform::server::Running) {
         audit_webhook: None,
         tls: None,
         test_hooks: false,
-        max_request_items: platform::limits::MAX_ITEMS,
+        max_request_items: platform::graphql::limits::MAX_ITEMS,
     })
     .await
     .expect("platform starts");

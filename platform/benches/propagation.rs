@@ -115,7 +115,7 @@ fn main() {
     rt.block_on(async {
         let dir = std::env::temp_dir().join(format!("portico-prop-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let r = platform::server::start(platform::server::Options {
+        let r = platform::cli::serve::start(platform::cli::serve::Options {
             listen: "127.0.0.1:0".parse().expect("a"),
             data_dir: dir.clone(),
             database_url: None,
@@ -126,7 +126,7 @@ fn main() {
         audit_webhook: None,
         tls: None,
         test_hooks: false,
-        max_request_items: platform::limits::MAX_ITEMS,
+        max_request_items: platform::graphql::limits::MAX_ITEMS,
         })
         .await
         .expect("platform");

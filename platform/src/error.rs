@@ -1,114 +1,117 @@
-//! Errors as the API reports them: a code from the fixed set and, for validation,
-//! the field path.
+//! The platform's domain errors: what went wrong, typed, and where (a field of
+//! the operation's input, of an entity's data, or of a decK document). Nothing
+//! here knows GraphQL: `graphql/error.rs` alone turns these into codes and field
+//! paths. An error never holds an empty list of problems.
 
-use async_graphql::ErrorExtensions;
+use crate::store::StoreError;
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Code {
-    Unauthenticated,
-    Forbidden,
-    NotFound,
-    Validation,
-    Conflict,
-    Internal,
+/// Where a problem is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Field {
+    /// The operation as a whole.
+    None,
+    /// A field of the operation's `input` (`name`, `labels.env`, `teamIds[0]`).
+    Input(String),
+    /// An argument of the operation, by its whole path (`id`, `controlPlaneId`).
+    Arg(String),
+    /// Inside the entity data a create or update carries (`paths[0]`; empty:
+    /// the entity itself).
+    Data(String),
+    /// A decK document's own path (`services[0].routes[1].paths[0]`).
+    Document(String),
 }
 
-impl Code {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Code::Unauthenticated => "UNAUTHENTICATED",
-            Code::Forbidden => "FORBIDDEN",
-            Code::NotFound => "NOT_FOUND",
-            Code::Validation => "VALIDATION",
-            Code::Conflict => "CONFLICT",
-            Code::Internal => "INTERNAL",
-        }
-    }
-}
-
-/// One problem, with the input field it is about when there is one.
-#[derive(Clone, Debug)]
-pub struct Problem {
-    pub code: Code,
+/// One invalid value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invalid {
+    pub field: Field,
     pub message: String,
-    pub field: Option<String>,
+    /// A second entity with a key that must be unique: a conflict, not a bad
+    /// value.
+    pub duplicate: bool,
 }
 
-/// What a failed operation reports: one or more problems.
-#[derive(Clone, Debug)]
-pub struct ApiError(pub Vec<Problem>);
-
-impl ApiError {
-    pub fn new(code: Code, message: impl Into<String>) -> ApiError {
-        ApiError(vec![Problem {
-            code,
+impl Invalid {
+    pub fn new(field: Field, message: impl Into<String>) -> Invalid {
+        Invalid {
+            field,
             message: message.into(),
-            field: None,
-        }])
+            duplicate: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input is invalid; nothing changed. Never empty.
+    #[error("{}", .0.first().map(|p| p.message.as_str()).unwrap_or("invalid input"))]
+    Invalid(Vec<Invalid>),
+    /// The change conflicts with what exists (a name taken, an id in use).
+    #[error("{message}")]
+    Conflict { field: Field, message: String },
+    #[error("{0} not found")]
+    NotFound(String),
+    /// Not allowed (and said without telling whether the thing exists).
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    RateLimited(String),
+    /// An actor did not answer in time, or is restarting: retry.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Anything else; its text is logged, never sent.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// One invalid value.
+    pub fn invalid(field: Field, message: impl Into<String>) -> Error {
+        Error::Invalid(vec![Invalid::new(field, message)])
     }
 
-    pub fn field(code: Code, field: impl Into<String>, message: impl Into<String>) -> ApiError {
-        ApiError(vec![Problem {
-            code,
-            message: message.into(),
-            field: Some(field.into()),
-        }])
-    }
-
-    pub fn not_found(what: impl std::fmt::Display) -> ApiError {
-        ApiError::new(Code::NotFound, format!("{what} not found"))
-    }
-
-    /// A database error on a write: a unique-constraint violation is a CONFLICT
-    /// on `field` (with `taken` as the message), anything else is INTERNAL.
-    pub fn unique(e: impl std::fmt::Display, field: &str, taken: &str) -> ApiError {
-        if e.to_string().to_lowercase().contains("unique") {
-            ApiError::field(Code::Conflict, field, taken)
+    /// Several invalid values; an empty list is a bug, reported as internal.
+    pub fn invalid_all(problems: Vec<Invalid>) -> Error {
+        if problems.is_empty() {
+            Error::Internal("a validation failed without saying why".into())
         } else {
-            ApiError::internal(e)
+            Error::Invalid(problems)
         }
     }
 
-    pub fn internal(e: impl std::fmt::Display) -> ApiError {
-        tracing::error!("internal error: {e}");
-        ApiError::new(Code::Internal, format!("internal error: {e}"))
-    }
-
-    pub fn code(&self) -> Code {
-        self.0.first().map(|p| p.code).unwrap_or(Code::Internal)
-    }
-
-    /// The GraphQL errors: one per problem.
-    pub fn into_graphql(self) -> Vec<async_graphql::Error> {
-        self.0
-            .into_iter()
-            .map(|p| {
-                let msg = match &p.field {
-                    Some(f) if !f.is_empty() => format!("{f}: {}", p.message),
-                    _ => p.message.clone(),
-                };
-                async_graphql::Error::new(msg).extend_with(|_, e| {
-                    e.set("code", p.code.as_str());
-                    if let Some(f) = &p.field {
-                        e.set("field", f.as_str());
-                    }
-                })
-            })
-            .collect()
-    }
-}
-
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, p) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
-            }
-            match &p.field {
-                Some(x) if !x.is_empty() => write!(f, "{x}: {}", p.message)?,
-                _ => f.write_str(&p.message)?,
-            }
+    /// `Ok` when there are no problems.
+    pub fn check(problems: Vec<Invalid>) -> Result<(), Error> {
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Invalid(problems))
         }
-        Ok(())
+    }
+
+    pub fn internal(e: impl std::fmt::Display) -> Error {
+        Error::Internal(e.to_string())
+    }
+
+    /// A store error where a unique value was taken is a conflict on `field`.
+    pub fn taken(e: impl Into<StoreError>, field: Field, message: &str) -> Error {
+        match e.into() {
+            StoreError::Unique(_) => Error::Conflict {
+                field,
+                message: message.to_string(),
+            },
+            other => Error::Store(other),
+        }
     }
 }
+
+impl From<sea_orm::DbErr> for Error {
+    fn from(e: sea_orm::DbErr) -> Error {
+        Error::Store(StoreError::from(e))
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

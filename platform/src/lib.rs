@@ -1,20 +1,22 @@
-//! Portico's control plane: storage (sea-orm), the control plane actors (ractor),
-//! the GraphQL API (async-graphql on axum) and the `portico` CLI.
+//! Portico's control plane, by layer and domain: `http` (axum wiring),
+//! `graphql` (the admin API, one module per domain) and `cluster` (the node
+//! endpoint) on top; `actors` (one writer per aggregate) and `auth` (identities
+//! and access) below them; the `config` domain; and `store` (entities,
+//! migrations, queries) at the bottom. `state` holds the handles, `cli` the
+//! commands, `replicas` the LISTEN/NOTIFY between replicas.
 
-pub mod actor;
-pub mod api;
+pub mod actors;
 pub mod auth;
 pub mod cli;
 pub mod cluster;
+pub mod config;
 pub mod error;
 pub mod files;
-pub mod identity;
-pub mod limits;
+pub mod graphql;
+pub mod http;
 pub mod metrics;
-pub mod model;
+pub mod pki;
 pub mod replicas;
 pub mod seal;
-pub mod server;
+pub mod state;
 pub mod store;
-pub mod teams;
-pub mod up;

@@ -33,7 +33,11 @@ impl Metrics {
         self.restarts.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn render(&self, planes: usize) -> String {
+    /// The metrics text; `planes` are the control planes served (those whose
+    /// stored config does not validate are counted apart).
+    pub fn render(&self, planes: &[std::sync::Arc<crate::config::View>]) -> String {
+        let invalid = planes.iter().filter(|v| v.invalid.is_some()).count();
+        let planes = planes.len();
         use std::fmt::Write;
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let mut s = String::new();
@@ -63,6 +67,12 @@ impl Metrics {
         );
         let _ = writeln!(s, "# TYPE portico_platform_control_planes gauge");
         let _ = writeln!(s, "portico_platform_control_planes {planes}");
+        let _ = writeln!(
+            s,
+            "# HELP portico_platform_invalid_configs Control planes whose stored config does not validate (nodes get nothing until it is fixed)."
+        );
+        let _ = writeln!(s, "# TYPE portico_platform_invalid_configs gauge");
+        let _ = writeln!(s, "portico_platform_invalid_configs {invalid}");
         let _ = writeln!(
             s,
             "# HELP portico_platform_actor_restarts_total Control plane actors restarted by their supervisor."

@@ -1,19 +1,17 @@
-//! Several `portico serve` replicas on one PostgreSQL: each commit (and each
-//! control plane or certificate change) is announced with `NOTIFY`; every replica
-//! `LISTEN`s, reloads what changed from the database and publishes the missed
-//! versions to its own subscribers, so a node connected to any replica converges.
+//! Several `portico serve` replicas on one PostgreSQL: each change is announced
+//! with a typed `Notice` over `NOTIFY`; every replica `LISTEN`s, reloads what
+//! changed from the database and publishes the missed versions to its own
+//! subscribers, so a node connected to any replica converges.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use ractor::ActorRef;
 use sea_orm::sqlx::postgres::PgListener;
 use uuid::Uuid;
 
-use crate::actor::{Msg, Shared, SupMsg};
-use crate::store;
+use crate::state::AppState;
+use crate::store::{self, Notice};
 
-pub fn listen(shared: Arc<Shared>, planes: ActorRef<SupMsg>, url: String) {
+pub fn listen(state: AppState, url: String) {
     tokio::spawn(async move {
         loop {
             match PgListener::connect(&url).await {
@@ -23,10 +21,16 @@ pub fn listen(shared: Arc<Shared>, planes: ActorRef<SupMsg>, url: String) {
                     } else {
                         // anything committed before LISTEN took effect (at start,
                         // or while reconnecting) is read from the database now
-                        catch_up(&shared, &planes).await;
+                        catch_up(&state).await;
                         loop {
                             match l.recv().await {
-                                Ok(n) => handle(&shared, &planes, n.payload()).await,
+                                Ok(n) => match Notice::parse(n.payload()) {
+                                    Some(notice) => handle(&state, notice).await,
+                                    None => tracing::debug!(
+                                        "unknown replica notification {:?}",
+                                        n.payload()
+                                    ),
+                                },
                                 Err(e) => {
                                     tracing::warn!("replica notifications: {e}; reconnecting");
                                     break;
@@ -42,84 +46,52 @@ pub fn listen(shared: Arc<Shared>, planes: ActorRef<SupMsg>, url: String) {
     });
 }
 
-async fn start(shared: &Shared, planes: &ActorRef<SupMsg>, id: Uuid) {
-    if shared.actor(id).is_none() {
-        let _ = planes.call(|r| SupMsg::Start(id, r), None).await;
-    }
-}
-
-async fn handle(shared: &Shared, planes: &ActorRef<SupMsg>, payload: &str) {
-    let mut parts = payload.split(':');
-    let (kind, id) = (
-        parts.next().unwrap_or(""),
-        parts.next().and_then(|s| Uuid::parse_str(s).ok()),
-    );
-    match (kind, id) {
-        ("plane", Some(id)) => {
-            let version: i64 = parts
-                .next()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(i64::MAX);
-            match shared.view(id) {
-                None => start(shared, planes, id).await,
-                Some(v) if v.version < version => {
-                    if let Some(a) = shared.actor(id) {
-                        let _ = a.cast(Msg::Refresh);
-                    }
-                }
-                Some(_) => {}
-            }
+async fn handle(state: &AppState, n: Notice) {
+    match n {
+        Notice::Committed { plane, version } => match state.planes.view(plane) {
+            None => state.planes.start_existing(plane).await,
+            Some(v) if v.version < version => state.planes.refresh(plane),
+            Some(_) => {}
+        },
+        Notice::PlaneCreated { plane } => state.planes.start_existing(plane).await,
+        Notice::PlaneMeta { plane } => state.planes.refresh(plane),
+        Notice::PlaneDeleted { plane } => {
+            state.planes.forget(plane).await;
+            state.planes_deleted(plane).await;
         }
-        ("plane-created", Some(id)) => start(shared, planes, id).await,
-        ("plane-meta", Some(id)) => {
-            if let Some(a) = shared.actor(id) {
-                let _ = a.cast(Msg::Refresh);
-            }
-        }
-        ("plane-deleted", Some(id)) => {
-            let _ = planes.call(|r| SupMsg::Stop(id, r), None).await;
-        }
-        ("certs", _) => reload_certs(shared).await,
-        ("access", _) => {
-            if let Err(e) = crate::auth::reload(shared).await {
+        Notice::Certs => reload_certs(state).await,
+        Notice::Access => {
+            if let Err(e) = state.access.reload(&state.db).await {
                 tracing::error!("reloading access rules: {e}");
             }
         }
-        _ => tracing::debug!("unknown replica notification {payload:?}"),
+        Notice::Nodes { .. } => state.nodes.changed(),
     }
 }
 
 /// Reloads the certificate registry; nodes whose certificate is now revoked are
 /// disconnected.
-async fn reload_certs(shared: &Shared) {
-    let fresh = match crate::cluster::Certs::load(&shared.db).await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!("reloading cluster certificates: {e}");
-            return;
-        }
-    };
-    let map = fresh.0.into_inner().unwrap_or_default();
-    let revoked: Vec<Uuid> = map.values().filter(|c| c.revoked).map(|c| c.id).collect();
-    if let Ok(mut m) = shared.certs.0.write() {
-        *m = map;
+async fn reload_certs(state: &AppState) {
+    match state.certs.reload(&state.db).await {
+        Ok(revoked) => state.nodes.disconnect_certs(&revoked),
+        Err(e) => tracing::error!("reloading cluster certificates: {e}"),
     }
-    crate::cluster::disconnect_revoked(shared, &revoked);
 }
 
-async fn catch_up(shared: &Shared, planes: &ActorRef<SupMsg>) {
-    reload_certs(shared).await;
-    let _ = crate::auth::reload(shared).await;
-    if let Ok(all) = store::control_planes(&shared.db).await {
+async fn catch_up(state: &AppState) {
+    reload_certs(state).await;
+    if let Err(e) = state.access.reload(&state.db).await {
+        tracing::error!("reloading access rules: {e}");
+    }
+    if let Ok(all) = store::control_planes::control_planes(&state.db).await {
         for cp in all {
             if let Ok(id) = Uuid::parse_str(&cp.id) {
-                match shared.actor(id) {
-                    None => start(shared, planes, id).await,
-                    Some(a) => {
-                        let _ = a.cast(Msg::Refresh);
-                    }
+                match state.planes.view(id) {
+                    None => state.planes.start_existing(id).await,
+                    Some(_) => state.planes.refresh(id),
                 }
             }
         }
     }
+    state.nodes.changed();
 }

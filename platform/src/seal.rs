@@ -232,8 +232,8 @@ const CHECK_SETTING: &str = "secret_key_check";
 /// cluster CA keys sealed (and credentials hashed) once; a database sealed with
 /// another key is refused.
 pub async fn bind(db: &sea_orm::DatabaseConnection, sealer: &Sealer) -> anyhow::Result<()> {
-    use crate::store;
-    match store::setting(db, CHECK_SETTING).await? {
+    use crate::store::{cluster, control_planes, settings};
+    match settings::setting(db, CHECK_SETTING).await? {
         Some(c) if c == sealer.check_value() => return Ok(()),
         Some(_) => anyhow::bail!(
             "the secret key ({}) is not the one this database's secrets were sealed with; \
@@ -243,7 +243,7 @@ pub async fn bind(db: &sea_orm::DatabaseConnection, sealer: &Sealer) -> anyhow::
         None => {}
     }
     let mut entities = Vec::new();
-    for mut row in store::all_entities(db).await? {
+    for mut row in control_planes::all_entities(db).await? {
         let Some(kind) = Kind::parse(&row.kind) else {
             continue;
         };
@@ -258,7 +258,7 @@ pub async fn bind(db: &sea_orm::DatabaseConnection, sealer: &Sealer) -> anyhow::
         }
     }
     let mut certs = Vec::new();
-    for mut c in store::cluster_certs(db).await? {
+    for mut c in cluster::cluster_certs(db).await? {
         if let Some(k) = c.key_pem.as_deref().filter(|k| !k.starts_with(PREFIX)) {
             c.key_pem = Some(sealer.seal_str(k)?);
             certs.push(c);
@@ -270,11 +270,11 @@ pub async fn bind(db: &sea_orm::DatabaseConnection, sealer: &Sealer) -> anyhow::
             certificates = certs.len(),
             "sealing the secrets of a database written before secrets were sealed"
         );
-        store::reseal(db, entities, certs).await?;
+        control_planes::reseal(db, entities, certs).await?;
     }
-    if let Err(e) = store::insert_setting(db, CHECK_SETTING, sealer.check_value()).await {
+    if let Err(e) = settings::insert_setting(db, CHECK_SETTING, sealer.check_value()).await {
         // another replica bound it first: it must have used the same key
-        match store::setting(db, CHECK_SETTING).await? {
+        match settings::setting(db, CHECK_SETTING).await? {
             Some(c) if c == sealer.check_value() => {}
             _ => anyhow::bail!("cannot record the secret key check: {e}"),
         }

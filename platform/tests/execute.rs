@@ -2,11 +2,11 @@
 
 use serde_json::{Value, json};
 
-async fn schema() -> (platform::api::PorticoSchema, platform::auth::Caller) {
+async fn schema() -> (platform::graphql::PorticoSchema, platform::auth::Caller) {
     let db = platform::store::connect("sqlite::memory:")
         .await
         .expect("in-memory SQLite");
-    platform::auth::bootstrap(
+    platform::auth::bootstrap::bootstrap(
         &db,
         "owner@example.com",
         Some("a long enough password".into()),
@@ -14,20 +14,21 @@ async fn schema() -> (platform::api::PorticoSchema, platform::auth::Caller) {
     )
     .await
     .expect("bootstrap");
-    let (shared, planes) = platform::server::assemble(
+    let state = platform::state::AppState::assemble(
         db,
         std::sync::Arc::new(platform::seal::Sealer::new([7; 32], "test").expect("key")),
+        10_000,
     )
     .await
     .expect("platform");
-    let caller = platform::auth::resolve(&shared, "owner-token", None)
+    let caller = platform::auth::tokens::resolve(&state.db, &state.access, "owner-token", None)
         .await
         .expect("the owner's token");
-    (platform::api::schema(shared, planes), caller)
+    (platform::graphql::schema(state), caller)
 }
 
 async fn run(
-    s: &(platform::api::PorticoSchema, platform::auth::Caller),
+    s: &(platform::graphql::PorticoSchema, platform::auth::Caller),
     q: &str,
     vars: Value,
 ) -> Value {

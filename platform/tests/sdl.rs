@@ -6,7 +6,7 @@
 fn schema_graphql_matches_the_server() {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../graphql-schema/schema.graphql");
-    let sdl = platform::api::sdl();
+    let sdl = platform::graphql::sdl();
     if std::env::var_os("UPDATE_SDL").is_some() {
         std::fs::write(&path, &sdl).expect("cannot write schema.graphql");
         return;

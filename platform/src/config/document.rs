@@ -1,15 +1,14 @@
-//! A control plane's configuration as the platform holds it: flat entities in
-//! Kong's JSON form (references as `{"id": ...}`), the decK document built from
-//! them (what the node loads and what validation runs on), flattening of a user's
-//! nested decK file, and the plan that turns one state into another.
+//! A user's decK document as the platform reads it: validated with the node's
+//! loader, flattened into entities (nested routes, targets, SNIs, credentials and
+//! plugins get a reference to their parent), with decK's `_info` select and
+//! lookup tags, and the secrets a dump leaves out filled back in.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-pub use graphql_schema::secrets::hash as hash_secrets;
-pub use graphql_schema::sync::{KINDS, Kind, Record, document, ref_id, strip_secrets};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
+
+use super::{KINDS, Kind, Record, document, owned};
 
 /// Validates a document with the same loader the node uses.
 pub fn validate(doc: &Value) -> Result<graphql_schema::Config, Vec<graphql_schema::InvalidField>> {
@@ -30,9 +29,6 @@ pub fn relative_path(path: &str, entity_path: &str) -> Option<String> {
     }
     rest.starts_with('[').then(|| rest.to_string())
 }
-
-// ---------------------------------------------------------------------------
-// Flattening a user's decK file
 
 /// An entity read from a decK file, before ids are settled: references are as the
 /// user wrote them (a name, an id, or `{name|id|username}`).
@@ -260,217 +256,6 @@ pub fn flatten(doc: &Value, derived: &HashMap<&str, Uuid>) -> Vec<Desired> {
     out
 }
 
-/// What `apply` will do.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, async_graphql::SimpleObject)]
-pub struct Plan {
-    pub creates: Vec<PlanItem>,
-    pub updates: Vec<PlanItem>,
-    pub deletes: Vec<PlanItem>,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, async_graphql::SimpleObject)]
-pub struct PlanItem {
-    pub kind: Kind,
-    pub id: Uuid,
-    pub name: Option<String>,
-}
-
-impl Plan {
-    pub fn is_empty(&self) -> bool {
-        self.creates.is_empty() && self.updates.is_empty() && self.deletes.is_empty()
-    }
-}
-
-/// Whether `r` belongs to an apply limited to `select_tags` (all of them).
-pub fn owned(r: &Record, select_tags: &[String]) -> bool {
-    let tags = r.tags();
-    select_tags.iter().all(|t| tags.contains(t))
-}
-
-/// Natural key of an entity whose references are already ids: how an entity in a
-/// file without ids finds its stored counterpart.
-pub fn natural_key(kind: Kind, data: &Map<String, Value>) -> Option<String> {
-    let s = |f: &str| data.get(f).and_then(Value::as_str).map(str::to_string);
-    let r = |f: &str| {
-        data.get(f)
-            .and_then(ref_id)
-            .map(|u| u.to_string())
-            .unwrap_or_default()
-    };
-    Some(match kind {
-        Kind::Service | Kind::Route | Kind::Upstream | Kind::ConsumerGroup | Kind::Sni => {
-            s("name")?
-        }
-        Kind::Consumer => {
-            s("username").or_else(|| s("custom_id").map(|c| format!("custom:{c}")))?
-        }
-        Kind::Target => format!("{}|{}", r("upstream"), s("target")?),
-        Kind::Certificate => s("cert")?,
-        Kind::CaCertificate => s("cert")?,
-        Kind::KeyAuthCredential => format!(
-            "{}|{}",
-            r("consumer"),
-            s("key_sha256")
-                .or_else(|| s("key").map(|k| graphql_schema::entity::consumer::digest(&k)))?
-        ),
-        Kind::BasicAuthCredential => s("username")?,
-        Kind::JwtSecret => s("key")?,
-        Kind::Acl => format!("{}|{}", r("consumer"), s("group")?),
-        Kind::Plugin => format!(
-            "{}|{}|{}|{}|{}|{}",
-            s("name")?,
-            r("service"),
-            r("route"),
-            r("consumer"),
-            r("consumer_group"),
-            s("instance_name").unwrap_or_default()
-        ),
-    })
-}
-
-/// An entity with its id settled and its references as ids.
-pub type Settled = (Kind, Uuid, Map<String, Value>);
-
-/// Settles ids and references of flattened entities against the stored ones:
-/// an entity without an id takes its stored counterpart's (by natural key) or a
-/// new one; references by name become `{"id": ...}`. Errors are
-/// `(kind key, message)`.
-pub fn settle(
-    desired: Vec<Desired>,
-    existing: &[&Record],
-    lookup: &[&Record],
-    derived: &HashMap<&str, Uuid>,
-) -> Result<Vec<Settled>, Vec<String>> {
-    let mut errors = Vec::new();
-    let mut names: HashMap<(Kind, String), Uuid> = HashMap::new();
-    // entities the file may reference but does not manage (decK's
-    // `default_lookup_tags`)
-    for r in lookup {
-        if let Some(n) = r.name() {
-            names.insert((r.kind, n), r.id);
-        }
-        if let Some(c) = r.data.get("custom_id").and_then(Value::as_str) {
-            names.insert((r.kind, format!("custom:{c}")), r.id);
-        }
-        names.insert((r.kind, r.id.to_string()), r.id);
-    }
-    let mut out: Vec<Settled> = Vec::new();
-    let existing_keys: HashMap<(Kind, String), Uuid> = existing
-        .iter()
-        .filter_map(|r| {
-            let m = r.data.as_object()?;
-            Some(((r.kind, natural_key(r.kind, m)?), r.id))
-        })
-        .collect();
-    // referenced kinds come first in KINDS, and flatten emits children after a
-    // parent's own kind is reached, so a single pass in kind order resolves all
-    let mut desired = desired;
-    desired.sort_by_key(|d| d.kind);
-    for d in desired {
-        let mut m = d.data;
-        for (field, target) in d.kind.references() {
-            let Some(v) = m.get(*field).cloned() else {
-                continue;
-            };
-            if v.is_null() {
-                m.remove(*field);
-                continue;
-            }
-            let id = ref_id(&v).or_else(|| {
-                let key = match &v {
-                    Value::String(s) => s.clone(),
-                    Value::Object(o) => o
-                        .get("name")
-                        .or_else(|| o.get("username"))
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                        .or_else(|| {
-                            o.get("custom_id")
-                                .and_then(Value::as_str)
-                                .map(|c| format!("custom:{c}"))
-                        })
-                        .or_else(|| {
-                            o.get("cert")
-                                .and_then(Value::as_str)
-                                .map(|c| format!("cert:{c}"))
-                        })?,
-                    _ => return None,
-                };
-                names.get(&(*target, key)).copied()
-            });
-            match id {
-                Some(id) => {
-                    m.insert((*field).into(), json!({ "id": id.to_string() }));
-                }
-                None => errors.push(format!(
-                    "{}: {field} {v} does not match any {}",
-                    d.kind.key(),
-                    target.key()
-                )),
-            }
-        }
-        if d.kind == Kind::Consumer
-            && let Some(Value::Array(gs)) = m.get("groups").cloned()
-        {
-            let mut ids = Vec::new();
-            for g in gs {
-                let id = ref_id(&g).or_else(|| {
-                    let n = g
-                        .as_str()
-                        .map(str::to_string)
-                        .or_else(|| g.get("name").and_then(Value::as_str).map(str::to_string))?;
-                    names.get(&(Kind::ConsumerGroup, n)).copied()
-                });
-                match id {
-                    Some(id) => ids.push(json!({ "id": id.to_string() })),
-                    None => errors.push(format!(
-                        "consumers: group {g} does not match any consumer_groups"
-                    )),
-                }
-            }
-            m.insert("groups".into(), Value::Array(ids));
-        }
-        let id = match m.get("id").and_then(Value::as_str) {
-            Some(s) => match Uuid::parse_str(s) {
-                Ok(u) => u,
-                Err(_) => {
-                    errors.push(format!("{}: id {s:?} is not a UUID", d.kind.key()));
-                    continue;
-                }
-            },
-            // the stored entity it stands for, else the id the loader derives
-            // for it (the same on every apply and every node)
-            None => natural_key(d.kind, &m)
-                .and_then(|k| existing_keys.get(&(d.kind, k)).copied())
-                .or_else(|| derived.get(d.source.as_str()).copied())
-                .unwrap_or_else(Uuid::new_v4),
-        };
-        m.insert("id".into(), json!(id.to_string()));
-        if let Some(f) = d.kind.name_field()
-            && let Some(n) = m.get(f).and_then(Value::as_str)
-        {
-            names.insert((d.kind, n.to_string()), id);
-        }
-        if d.kind == Kind::Consumer
-            && let Some(c) = m.get("custom_id").and_then(Value::as_str)
-        {
-            names.insert((d.kind, format!("custom:{c}")), id);
-        }
-        if d.kind == Kind::Certificate
-            && let Some(c) = m.get("cert").and_then(Value::as_str)
-        {
-            names.insert((d.kind, format!("cert:{c}")), id);
-        }
-        names.insert((d.kind, id.to_string()), id);
-        out.push((d.kind, id, m));
-    }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(errors)
-    }
-}
-
 /// The select tags of an apply: decK's `--select-tag` (`flag`) and the file's
 /// `_info.select_tags`; when both are given they must be the same set.
 pub fn select_tags(doc: &Value, flag: Vec<String>) -> Result<Vec<String>, String> {
@@ -555,19 +340,6 @@ pub fn with_unmanaged<'a>(doc: &Value, unmanaged: impl Iterator<Item = &'a Recor
     out
 }
 
-/// Two data objects are the same entity state (times aside).
-pub fn same_data(a: &Value, b: &Value) -> bool {
-    let clean = |v: &Value| {
-        let mut v = v.clone();
-        if let Value::Object(m) = &mut v {
-            m.remove("created_at");
-            m.remove("updated_at");
-        }
-        v
-    };
-    clean(a) == clean(b)
-}
-
 /// Fills in secrets a dump left out, from the stored entity.
 pub fn keep_secrets(kind: Kind, data: &mut Map<String, Value>, stored: &Value) {
     let mut v = Value::Object(std::mem::take(data));
@@ -617,138 +389,5 @@ pub fn fill_secrets(doc: &mut Value, records: &HashMap<Uuid, Record>) {
                 walk(v, records, 0);
             }
         }
-    }
-}
-
-/// Entities deleted along with `id` (Kong's cascades): plugins scoped to it,
-/// credentials of a consumer, targets of an upstream, snis of a certificate.
-pub fn cascade<'a>(records: impl Iterator<Item = &'a Record> + Clone, id: Uuid) -> Vec<Uuid> {
-    let mut out = vec![id];
-    let mut seen: HashSet<Uuid> = HashSet::from([id]);
-    let mut i = 0;
-    while i < out.len() {
-        let parent = out[i];
-        i += 1;
-        for r in records.clone() {
-            if seen.contains(&r.id) {
-                continue;
-            }
-            let cascades = match r.kind {
-                Kind::Plugin => r
-                    .kind
-                    .references()
-                    .iter()
-                    .any(|(f, _)| r.reference(f) == Some(parent)),
-                Kind::KeyAuthCredential
-                | Kind::BasicAuthCredential
-                | Kind::JwtSecret
-                | Kind::Acl => r.reference("consumer") == Some(parent),
-                Kind::Target => r.reference("upstream") == Some(parent),
-                Kind::Sni => r.reference("certificate") == Some(parent),
-                _ => false,
-            };
-            if cascades {
-                seen.insert(r.id);
-                out.push(r.id);
-            }
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn relative_paths_match_whole_segments() {
-        assert_eq!(
-            relative_path("routes[1].paths[0]", "routes[1]"),
-            Some("paths[0]".into())
-        );
-        assert_eq!(relative_path("routes[10].paths[0]", "routes[1]"), None);
-        assert_eq!(relative_path("routes[1]", "routes[1]"), Some(String::new()));
-        assert_eq!(
-            relative_path(
-                "consumers[0].keyauth_credentials[2].key",
-                "consumers[0].keyauth_credentials[2]"
-            ),
-            Some("key".into())
-        );
-    }
-
-    #[test]
-    fn flatten_gives_children_a_parent_reference() {
-        let doc = json!({
-            "_format_version": "3.0",
-            "services": [{"name": "s", "url": "http://x", "routes": [{"name": "r", "paths": ["/"], "plugins": [{"name": "cors"}]}]}],
-            "upstreams": [{"name": "u", "targets": [{"target": "127.0.0.1:1"}]}],
-            "consumers": [{"username": "c", "keyauth_credentials": [{"key": "k"}], "plugins": [{"name": "acl", "config": {"allow": ["x"]}}]}],
-        });
-        let flat = flatten(&doc, &HashMap::new());
-        let mut kinds: Vec<Kind> = flat.iter().map(|d| d.kind).collect();
-        kinds.sort();
-        assert_eq!(
-            kinds,
-            vec![
-                Kind::Upstream,
-                Kind::Target,
-                Kind::Service,
-                Kind::Route,
-                Kind::Consumer,
-                Kind::KeyAuthCredential,
-                Kind::Plugin,
-                Kind::Plugin
-            ],
-            "{flat:?}"
-        );
-        let settled = settle(flat, &[], &[], &HashMap::new()).expect("settles");
-        let id_of = |k: Kind| settled.iter().find(|s| s.0 == k).map(|s| s.1.to_string());
-        let route = settled.iter().find(|s| s.0 == Kind::Route).expect("route");
-        assert_eq!(route.2["service"], json!({"id": id_of(Kind::Service)}));
-        let target = settled
-            .iter()
-            .find(|s| s.0 == Kind::Target)
-            .expect("target");
-        assert_eq!(target.2["upstream"], json!({"id": id_of(Kind::Upstream)}));
-        let cred = settled
-            .iter()
-            .find(|s| s.0 == Kind::KeyAuthCredential)
-            .expect("cred");
-        assert_eq!(cred.2["consumer"], json!({"id": id_of(Kind::Consumer)}));
-    }
-
-    #[test]
-    fn settle_reuses_stored_ids_by_natural_key_and_reports_dangling_refs() {
-        let stored = Record {
-            kind: Kind::Service,
-            id: Uuid::new_v4(),
-            seq: 0,
-            data: json!({"id": "x", "name": "s", "url": "http://x"}),
-            created_at: 0,
-            updated_at: 0,
-        };
-        let d = vec![Desired {
-            kind: Kind::Service,
-            data: json!({"name": "s", "url": "http://y"})
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-            source: "services[0]".into(),
-        }];
-        let s = settle(d, &[&stored], &[], &HashMap::new()).expect("settles");
-        assert_eq!(s[0].1, stored.id);
-        let d = vec![Desired {
-            kind: Kind::Route,
-            data: json!({"name": "r", "service": {"name": "missing"}})
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-            source: "services[0]".into(),
-        }];
-        let e = settle(d, &[], &[], &HashMap::new())
-            .err()
-            .unwrap_or_default();
-        assert!(e[0].contains("does not match any services"), "{e:?}");
     }
 }

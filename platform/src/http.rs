@@ -1,17 +1,15 @@
-//! `portico serve`: the HTTP server. `/graphql` (GET: the explorer, POST: queries
-//! and mutations), `/graphql/ws` (graphql-transport-ws subscriptions), `/health`
-//! and `/metrics`. Every GraphQL operation needs a bearer token, except `login`
-//! and `acceptInvitation`.
-//!
-//! Safe by default: it listens on loopback unless told otherwise (and warns when
-//! told to listen publicly without TLS), serves HTTPS with `--tls-cert/--tls-key`,
-//! bounds request bodies (tightly before a token is checked), header reading time,
-//! query cost and response size, and keeps its data directory private.
+//! axum wiring, and only that: the admin API's routes (`/graphql` GET for the
+//! explorer and POST for queries and mutations, `/graphql/ws` for subscriptions,
+//! `/health`, `/metrics`, and the test hooks when enabled), the HTTP/1.1 and
+//! HTTP/2 serve loop (over TLS when given, with a header read timeout), and the
+//! request bounds: a small body before a token is shown, a larger one after,
+//! a response size cap.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
@@ -22,194 +20,33 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
-use crate::actor::{Planes, Shared};
-use crate::api::{self, PorticoSchema};
-use crate::limits;
-use crate::seal::Sealer;
-use crate::store;
+use crate::graphql::{PorticoSchema, limits};
+use crate::state::AppState;
 
-pub struct Options {
-    pub listen: SocketAddr,
-    pub data_dir: PathBuf,
-    pub database_url: Option<String>,
-    /// A token to create on first start instead of a random one.
-    pub admin_token: Option<String>,
-    /// The cluster endpoint (mutual TLS) for gateway nodes; `None`: off.
-    pub cluster_listen: Option<SocketAddr>,
-    /// Names in the cluster endpoint's certificate.
-    pub cluster_hostnames: Vec<String>,
-    /// How many versions the change log keeps per control plane; a subscriber
-    /// (or node) further behind gets a snapshot.
-    pub change_log_retention: i64,
-    /// Every audit entry is also POSTed here as JSON (retried, bounded queue).
-    pub audit_webhook: Option<String>,
-    /// Serve the API over HTTPS with this certificate chain and key (PEM).
-    pub tls: Option<(PathBuf, PathBuf)>,
-    /// Expose the failure-injection endpoints tests use (off by default).
-    pub test_hooks: bool,
-    /// Items (entities, rows, nodes) one request may return in all.
-    pub max_request_items: usize,
-}
+/// Request bodies with a token (an `applyConfig` of a large plane fits).
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// Request bodies without a token: only `login` and `acceptInvitation` can
+/// succeed, and they are small.
+pub const MAX_ANONYMOUS_BODY_BYTES: usize = 16 * 1024;
+/// The largest response body.
+pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
+/// How long a client may take to send a request's headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 struct App {
     schema: PorticoSchema,
-    shared: Arc<Shared>,
+    state: AppState,
     max_items: usize,
 }
 
-/// The platform's state on an open, migrated database: certificates, the
-/// authorizer, and the control plane actors under their supervisor.
-pub async fn assemble(
-    db: sea_orm::DatabaseConnection,
-    sealer: Arc<Sealer>,
-) -> anyhow::Result<(Arc<Shared>, ractor::ActorRef<crate::actor::SupMsg>)> {
-    crate::seal::bind(&db, &sealer).await?;
-    let certs = crate::cluster::Certs::load(&db).await?;
-    let access = crate::auth::Access::new().await?;
-    let shared = Shared::new(db, certs, access, sealer);
-    crate::auth::reload(&shared).await?;
-    let (planes, _) = ractor::Actor::spawn(None, Planes, shared.clone())
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot start the control plane supervisor: {e}"))?;
-    Ok((shared, planes))
-}
-
-/// A running platform (for tests and `portico up`).
-pub struct Running {
-    pub addr: SocketAddr,
-    /// Whether the API is served over HTTPS.
-    pub tls: bool,
-    pub cluster_addr: Option<SocketAddr>,
-    pub shared: Arc<Shared>,
-    pub task: tokio::task::JoinHandle<()>,
-}
-
-/// The SQLite database file, created 0600 before SQLite opens it (SQLite gives
-/// its WAL and shared-memory files the same mode).
-fn sqlite_file(data_dir: &Path) -> anyhow::Result<PathBuf> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = data_dir.join("portico.db");
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(&file)
-        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", file.display()))?;
-    crate::files::restrict(&file, 0o600)?;
-    Ok(file)
-}
-
-/// The SQLite files, whatever created them: 0600.
-fn restrict_sqlite(file: &Path) -> anyhow::Result<()> {
-    for suffix in ["", "-wal", "-shm", "-journal"] {
-        let mut p = file.as_os_str().to_owned();
-        p.push(suffix);
-        crate::files::restrict_if_exists(Path::new(&p))?;
-    }
-    Ok(())
-}
-
-pub async fn start(opts: Options) -> anyhow::Result<Running> {
-    crate::files::private_dir(&opts.data_dir)?;
-    let sqlite = match &opts.database_url {
-        Some(_) => None,
-        None => Some(sqlite_file(&opts.data_dir)?),
-    };
-    let url = match (&opts.database_url, &sqlite) {
-        (Some(u), _) => u.clone(),
-        (None, Some(f)) => format!("sqlite://{}?mode=rwc", f.display()),
-        (None, None) => anyhow::bail!("no database"),
-    };
-    let tls = match &opts.tls {
-        Some((cert, key)) => Some(tls_acceptor(cert, key)?),
-        None => None,
-    };
-    let sealer = Arc::new(Sealer::load(&opts.data_dir)?);
-    let db = store::connect(&url).await?;
-    if let Some(f) = &sqlite {
-        restrict_sqlite(f)?;
-    }
-    // first start: the predefined teams, the organization owner and a token
-    let email = std::env::var("PORTICO_ADMIN_EMAIL").unwrap_or_else(|_| "admin@localhost".into());
-    let password = std::env::var("PORTICO_ADMIN_PASSWORD")
-        .ok()
-        .filter(|p| !p.is_empty());
-    if let Some(b) = crate::auth::bootstrap(&db, &email, password, opts.admin_token.clone()).await?
-    {
-        println!("organization owner: {}", b.email);
-        match &b.password {
-            Some(p) => {
-                let file = opts.data_dir.join(OWNER_PASSWORD_FILE);
-                crate::files::write_private(&file, p)?;
-                println!(
-                    "owner password written to {} (readable by you only; delete it once kept elsewhere)",
-                    file.display()
-                );
-            }
-            None => println!("owner password: from PORTICO_ADMIN_PASSWORD"),
-        }
-        match &b.token {
-            Some(t) => println!("admin token (shown once, keep it): {t}"),
-            None => println!("admin token created (the one given)"),
-        }
-    }
-    let (shared, planes) = assemble(db, sealer).await?;
-    if let Some(url) = &opts.audit_webhook {
-        crate::auth::start_webhook(&shared, url.clone())?;
-    }
-    shared.retention.store(
-        opts.change_log_retention.max(1),
-        std::sync::atomic::Ordering::Relaxed,
-    );
-    let cluster_addr = match opts.cluster_listen {
-        Some(a) => Some(crate::cluster::serve(shared.clone(), a, &opts.cluster_hostnames).await?),
-        None => None,
-    };
-    if url.starts_with("postgres") {
-        crate::replicas::listen(shared.clone(), planes.clone(), url.clone());
-    }
-    let schema = api::schema(shared.clone(), planes.clone());
+/// The admin API's routes.
+pub fn router(state: AppState, max_items: usize, test_hooks: bool) -> Router {
     let app = App {
-        schema,
-        shared: shared.clone(),
-        max_items: opts.max_request_items,
+        schema: crate::graphql::schema(state.clone()),
+        state,
+        max_items,
     };
-    let router = router(app, opts.test_hooks);
-    let listener = tokio::net::TcpListener::bind(opts.listen)
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot listen on {} ({e}); choose another address with --listen",
-                opts.listen
-            )
-        })?;
-    let addr = listener.local_addr()?;
-    if !addr.ip().is_loopback() && tls.is_none() {
-        let msg = format!(
-            "the admin API on {addr} is reachable from other machines without TLS: tokens and passwords cross the network in clear. Give --tls-cert and --tls-key, or listen on 127.0.0.1"
-        );
-        tracing::warn!("{msg}");
-        eprintln!("WARNING: {msg}");
-    }
-    let https = tls.is_some();
-    let task = tokio::spawn(async move {
-        serve(listener, router, tls).await;
-        planes.stop(None);
-    });
-    Ok(Running {
-        addr,
-        tls: https,
-        cluster_addr,
-        shared,
-        task,
-    })
-}
-
-/// Where a generated owner password is written on first start.
-pub const OWNER_PASSWORD_FILE: &str = "owner-password";
-
-fn router(app: App, test_hooks: bool) -> Router {
     let mut r = Router::new()
         .route("/graphql", get(explorer).post(graphql))
         .route("/graphql/assets/{file}", get(asset))
@@ -225,7 +62,8 @@ fn router(app: App, test_hooks: bool) -> Router {
     r.with_state(app)
 }
 
-fn tls_acceptor(cert: &Path, key: &Path) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+/// The TLS acceptor for `--tls-cert/--tls-key`.
+pub fn tls_acceptor(cert: &Path, key: &Path) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
     let read = |p: &Path, flag: &str| {
         std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{flag} {}: {e}", p.display()))
     };
@@ -253,9 +91,9 @@ fn tls_acceptor(cert: &Path, key: &Path) -> anyhow::Result<tokio_rustls::TlsAcce
 }
 
 /// Accepts connections and serves them with hyper: HTTP/1.1 (a slow client gets
-/// [`limits::HEADER_READ_TIMEOUT`] to send its headers) and HTTP/2, over TLS when
+/// [`HEADER_READ_TIMEOUT`] to send its headers) and HTTP/2, over TLS when
 /// an acceptor is given, with WebSocket upgrades.
-async fn serve(
+pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     tls: Option<tokio_rustls::TlsAcceptor>,
@@ -282,15 +120,13 @@ async fn serve(
             let mut b = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             b.http1()
                 .timer(TokioTimer::new())
-                .header_read_timeout(limits::HEADER_READ_TIMEOUT);
+                .header_read_timeout(HEADER_READ_TIMEOUT);
             b.http2().timer(TokioTimer::new());
             let r = match tls {
-                Some(a) => {
-                    match tokio::time::timeout(limits::HEADER_READ_TIMEOUT, a.accept(sock)).await {
-                        Ok(Ok(s)) => b.serve_connection_with_upgrades(TokioIo::new(s), svc).await,
-                        _ => return,
-                    }
-                }
+                Some(a) => match tokio::time::timeout(HEADER_READ_TIMEOUT, a.accept(sock)).await {
+                    Ok(Ok(s)) => b.serve_connection_with_upgrades(TokioIo::new(s), svc).await,
+                    _ => return,
+                },
                 None => {
                     b.serve_connection_with_upgrades(TokioIo::new(sock), svc)
                         .await
@@ -350,25 +186,29 @@ async fn graphql(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let m = &app.shared.metrics;
+    let m = &app.state.metrics;
     m.graphql_requests.fetch_add(1, Ordering::Relaxed);
     let ip = Some(remote.ip().to_string());
     // the token first: the body of an unauthenticated request is kept small
     let token = bearer(&headers);
     let caller = match token {
-        Some(t) => match crate::auth::resolve(&app.shared, t, ip.clone()).await {
-            Some(c) => Some(c),
-            None => {
-                m.graphql_errors.fetch_add(1, Ordering::Relaxed);
-                return unauthenticated();
+        Some(t) => {
+            match crate::auth::tokens::resolve(&app.state.db, &app.state.access, t, ip.clone())
+                .await
+            {
+                Some(c) => Some(c),
+                None => {
+                    m.graphql_errors.fetch_add(1, Ordering::Relaxed);
+                    return unauthenticated();
+                }
             }
-        },
+        }
         None => None,
     };
     let limit = if caller.is_some() {
-        limits::MAX_BODY_BYTES
+        MAX_BODY_BYTES
     } else {
-        limits::MAX_ANONYMOUS_BODY_BYTES
+        MAX_ANONYMOUS_BODY_BYTES
     };
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -421,16 +261,14 @@ async fn graphql(
         m.graphql_errors.fetch_add(1, Ordering::Relaxed);
     }
     let unauth = token.is_none()
-        && resp.errors.iter().any(|e| {
-            e.extensions
-                .as_ref()
-                .and_then(|x| x.get("code"))
-                .is_some_and(|c| c.to_string() == "\"UNAUTHENTICATED\"")
-        });
+        && resp
+            .errors
+            .iter()
+            .any(|e| crate::graphql::error::code_of(e) == Some("UNAUTHENTICATED"));
     let mut body = serde_json::to_vec(&resp).unwrap_or_default();
-    if body.len() > limits::MAX_RESPONSE_BYTES {
+    if body.len() > MAX_RESPONSE_BYTES {
         body = serde_json::json!({"errors": [{
-            "message": format!("the response would be larger than {} bytes; ask for less (smaller pages, fewer fields)", limits::MAX_RESPONSE_BYTES),
+            "message": format!("the response would be larger than {} bytes; ask for less (smaller pages, fewer fields)", MAX_RESPONSE_BYTES),
             "extensions": {"code": "VALIDATION"}
         }]})
         .to_string()
@@ -449,7 +287,7 @@ async fn subscriptions(
     protocol: GraphQLProtocol,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let shared = app.shared.clone();
+    let state = app.state.clone();
     ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
         // subscriptions are small documents
         .max_message_size(256 * 1024)
@@ -464,7 +302,7 @@ async fn subscriptions(
                         .and_then(|v| v.as_str())
                         .map(|s| s.trim_start_matches("Bearer ").trim().to_string())
                         .unwrap_or_default();
-                    if let Some(c) = crate::auth::resolve(&shared, &token, None).await {
+                    if let Some(c) = crate::auth::tokens::resolve(&state.db, &state.access, &token, None).await {
                         let mut d = async_graphql::Data::default();
                         d.insert(c);
                         Ok(d)
@@ -487,19 +325,23 @@ async fn crash_control_plane(
     let Some(c) = bearer(&headers) else {
         return unauthenticated();
     };
-    let Some(c) = crate::auth::resolve(&app.shared, c, None).await else {
+    let Some(c) = crate::auth::tokens::resolve(&app.state.db, &app.state.access, c, None).await
+    else {
         return unauthenticated();
     };
-    if !crate::auth::allowed(&app.shared, &c, "organization", "update").await {
+    if !app.state.access.allowed(&c, "organization", "update").await {
         return error_response(StatusCode::FORBIDDEN, "FORBIDDEN", "not allowed");
     }
-    let Some(a) = uuid::Uuid::parse_str(&id)
-        .ok()
-        .and_then(|id| app.shared.actor(id))
-    else {
+    let Some(id) = uuid::Uuid::parse_str(&id).ok() else {
         return error_response(StatusCode::NOT_FOUND, "NOT_FOUND", "no such control plane");
     };
-    let ok = a.cast(crate::actor::Msg::Crash).is_ok();
+    let ok = match app.state.planes.crash(id) {
+        Ok(()) => true,
+        Err(crate::error::Error::NotFound(_)) => {
+            return error_response(StatusCode::NOT_FOUND, "NOT_FOUND", "no such control plane");
+        }
+        Err(_) => false,
+    };
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
@@ -510,11 +352,11 @@ async fn crash_control_plane(
 
 async fn health(State(app): State<App>) -> Response {
     use sea_orm::ConnectionTrait;
-    match app.shared.db.execute_unprepared("SELECT 1").await {
+    match app.state.db.execute_unprepared("SELECT 1").await {
         Ok(_) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json")],
-            serde_json::json!({"status": "ok", "database": "ok", "control_planes": app.shared.views().len()})
+            serde_json::json!({"status": "ok", "database": "ok", "control_planes": app.state.planes.views().len()})
                 .to_string(),
         )
             .into_response(),
@@ -535,7 +377,7 @@ async fn metrics(State(app): State<App>) -> Response {
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.shared.metrics.render(app.shared.views().len()),
+        app.state.metrics.render(&app.state.planes.views()),
     )
         .into_response()
 }

@@ -28,12 +28,12 @@ pub async fn up(o: UpOptions) -> anyhow::Result<()> {
     let token = match std::fs::read_to_string(&token_file) {
         Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
         _ => {
-            let t = crate::auth::new_token(crate::auth::PAT_PREFIX);
+            let t = crate::auth::tokens::new_token(crate::auth::PAT_PREFIX);
             crate::files::write_private(&token_file, &t)?;
             t
         }
     };
-    let running = crate::server::start(crate::server::Options {
+    let running = super::serve::start(super::serve::Options {
         listen: o.listen,
         data_dir: o.data_dir.clone(),
         database_url: None,
@@ -44,7 +44,7 @@ pub async fn up(o: UpOptions) -> anyhow::Result<()> {
         audit_webhook: None,
         tls: None,
         test_hooks: false,
-        max_request_items: crate::limits::MAX_ITEMS,
+        max_request_items: crate::graphql::limits::MAX_ITEMS,
     })
     .await?;
     let cluster = running
@@ -62,7 +62,7 @@ pub async fn up(o: UpOptions) -> anyhow::Result<()> {
     });
 
     // the demo control plane, through the API like any client
-    let api = crate::cli::Client::new(&format!("http://{}", running.addr), &token)?;
+    let api = super::deck::Client::new(&format!("http://{}", running.addr), &token)?;
     let d = api
         .run(
             "query { controlPlane(name: \"default\") { id } }",
@@ -125,12 +125,7 @@ pub async fn up(o: UpOptions) -> anyhow::Result<()> {
         crate::files::write_private(&key, c["privateKey"].as_str().unwrap_or_default())?;
     }
     // the server CA is per data directory too; refresh it on every start
-    let ca_pem = running
-        .shared
-        .cluster_ca
-        .read()
-        .map(|c| c.clone())
-        .unwrap_or_default();
+    let ca_pem = running.state.certs.server_ca();
     std::fs::write(&ca, ca_pem)?;
 
     let node = gateway_node::node::Node::new(None)?;

@@ -1,9 +1,9 @@
-//! Bounds on one request, so that no caller (a read-only one included) can take
-//! the platform's memory: request bodies are capped (tightly before a token is
-//! shown), fields whose answer grows with the data charge a per-request budget by
-//! what they return (a plane's entity count, a page's length), the fields that
-//! return the most may appear only a few times in one operation, and a response
-//! over a size cap is replaced by an error.
+//! Bounds on one GraphQL request, so that no caller (a read-only one included)
+//! can take the platform's memory: fields whose answer grows with the data charge
+//! a per-request budget by what they return (a plane's entity count, a page's
+//! length), the fields that return the most may appear only a few times in one
+//! operation, and engine errors carry a code. (Body and response size limits are
+//! the HTTP layer's.)
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,17 +12,8 @@ use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, N
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{Context, ErrorExtensions, Positioned, ServerError, ServerResult, Variables};
 
-/// Request bodies with a token (an `applyConfig` of a large plane fits).
-pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
-/// Request bodies without a token: only `login` and `acceptInvitation` can
-/// succeed, and they are small.
-pub const MAX_ANONYMOUS_BODY_BYTES: usize = 16 * 1024;
-/// The largest response body.
-pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 /// Items (entities, rows, nodes) one request may return in all, by default.
 pub const MAX_ITEMS: usize = 50_000;
-/// How long a client may take to send a request's headers.
-pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Fields whose answer grows with the data, and how often each may appear in
 /// one operation (aliases included).
@@ -94,7 +85,7 @@ impl Extension for FieldCapsExt {
         for (_, op) in doc.operations.iter() {
             count(&doc, &op.node.selection_set, &mut counts, 0, &mut deepest);
         }
-        if deepest > crate::api::MAX_DEPTH {
+        if deepest > super::MAX_DEPTH {
             // the depth limit refuses it, with its own message
             return Ok(doc);
         }
@@ -118,7 +109,7 @@ fn count(
 ) {
     *deepest = (*deepest).max(depth);
     // the depth limit refuses deeper queries later; this only guards the walk
-    if depth > crate::api::MAX_DEPTH + 1 {
+    if depth > super::MAX_DEPTH + 1 {
         return;
     }
     for item in &set.node.items {

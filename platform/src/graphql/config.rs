@@ -1,0 +1,585 @@
+//! A control plane's gateway configuration: entities (create, update, delete,
+//! each authorized by its kind), decK documents (`applyConfig`, authorized entity
+//! by entity; `validateConfig`; `controlPlaneConfig`), and the `configChanges`
+//! subscription. Secrets are never returned to readers.
+
+use async_graphql::{
+    Context, Enum, ID, InputObject, Json, Object, Result, SimpleObject, Subscription,
+};
+use futures_util::Stream;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::control_plane::{DeleteInput, Deleted, plane_by_ref_checked};
+use super::error::{Gql, gql};
+use super::guard::{caller, check, parse_id, state};
+use crate::auth::{self, Caller};
+use crate::cluster::stream::{ChangeStream, Item};
+use crate::config::{ChangeEvent, ChangeOp, KINDS, Kind, Op, Plan, PlanItem, Record, View};
+use crate::error::{Error, Field};
+use crate::state::AppState;
+
+/// A config entity (service, route, plugin, ...) in Kong's JSON form. Write-only
+/// fields (keys, passwords, secrets, private keys) are never returned.
+#[derive(SimpleObject, Clone)]
+pub struct ConfigEntity {
+    pub id: ID,
+    pub control_plane_id: ID,
+    pub kind: Kind,
+    pub name: Option<String>,
+    pub tags: Vec<String>,
+    /// The entity's fields as Kong names them; references are `{"id": ...}`.
+    pub data: Json<Value>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl ConfigEntity {
+    pub fn from_record(plane: Uuid, r: &Record) -> ConfigEntity {
+        ConfigEntity {
+            id: ID(r.id.to_string()),
+            control_plane_id: ID(plane.to_string()),
+            kind: r.kind,
+            name: r.name(),
+            tags: r.tags(),
+            data: Json(r.public_data()),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ConfigEntityConnection {
+    pub nodes: Vec<ConfigEntity>,
+    pub page_info: super::connection::PageInfo,
+    pub total_count: usize,
+}
+
+/// The full config of a plane at a version.
+#[derive(SimpleObject, Clone)]
+pub struct ConfigSnapshot {
+    pub control_plane_id: ID,
+    pub version: i64,
+    pub hash: String,
+    /// A decK document (`_format_version: "3.0"`), without write-only fields.
+    pub document: Json<Value>,
+}
+
+fn snapshot(v: &View) -> ConfigSnapshot {
+    ConfigSnapshot {
+        control_plane_id: ID(v.id.to_string()),
+        version: v.version,
+        hash: v.hash.clone(),
+        document: Json(v.document(false)),
+    }
+}
+
+/// What `apply` will do.
+#[derive(SimpleObject, Clone, Default)]
+#[graphql(name = "Plan")]
+pub struct PlanOut {
+    pub creates: Vec<PlanItemOut>,
+    pub updates: Vec<PlanItemOut>,
+    pub deletes: Vec<PlanItemOut>,
+}
+
+#[derive(SimpleObject, Clone)]
+#[graphql(name = "PlanItem")]
+pub struct PlanItemOut {
+    pub kind: Kind,
+    pub id: Uuid,
+    pub name: Option<String>,
+}
+
+impl From<&PlanItem> for PlanItemOut {
+    fn from(i: &PlanItem) -> PlanItemOut {
+        PlanItemOut {
+            kind: i.kind,
+            id: i.id,
+            name: i.name.clone(),
+        }
+    }
+}
+
+impl From<&Plan> for PlanOut {
+    fn from(p: &Plan) -> PlanOut {
+        let list = |l: &[PlanItem]| l.iter().map(PlanItemOut::from).collect();
+        PlanOut {
+            creates: list(&p.creates),
+            updates: list(&p.updates),
+            deletes: list(&p.deletes),
+        }
+    }
+}
+
+/// One problem in a decK document: its path, what is wrong, and the code an
+/// `applyConfig` would answer with (VALIDATION or CONFLICT).
+#[derive(SimpleObject, Clone)]
+pub struct ConfigProblem {
+    pub field: String,
+    pub message: String,
+    pub code: String,
+}
+
+/// What `validateConfig` found.
+#[derive(SimpleObject, Clone)]
+pub struct ConfigValidation {
+    pub valid: bool,
+    pub problems: Vec<ConfigProblem>,
+    /// What applying the document to an empty control plane creates.
+    pub plan: PlanOut,
+}
+
+#[derive(SimpleObject)]
+pub struct ApplyResult {
+    pub config_version: i64,
+    pub plan: PlanOut,
+    pub dry_run: bool,
+}
+
+#[derive(Default)]
+pub struct ConfigQuery;
+
+#[Object]
+impl ConfigQuery {
+    /// Checks a decK document with the node's loader and changes nothing (decK's
+    /// `validate`): every problem with its path, and the plan applying it to an
+    /// empty control plane would carry out.
+    async fn validate_config(
+        &self,
+        ctx: &Context<'_>,
+        document: Json<Value>,
+    ) -> Result<ConfigValidation> {
+        caller(ctx)?;
+        let mut doc = graphql_schema::deck::prepared(&document.0);
+        let sealed: Vec<ConfigProblem> = crate::seal::open_document(&state(ctx).sealer, &mut doc)
+            .into_iter()
+            .map(|(field, message)| ConfigProblem {
+                field,
+                message,
+                code: "VALIDATION".into(),
+            })
+            .collect();
+        let validated = crate::config::document::validate(&doc);
+        let problems: Vec<ConfigProblem> = match &validated {
+            _ if !sealed.is_empty() => sealed,
+            Ok(_) => Vec::new(),
+            Err(es) => es
+                .iter()
+                .map(|e| ConfigProblem {
+                    code: match e.problem {
+                        graphql_schema::Problem::Duplicate => "CONFLICT",
+                        graphql_schema::Problem::Invalid => "VALIDATION",
+                    }
+                    .to_string(),
+                    field: e.path.clone(),
+                    message: e.message.clone(),
+                })
+                .collect(),
+        };
+        let mut plan = PlanOut::default();
+        if let (true, Ok(config)) = (problems.is_empty(), &validated) {
+            let derived = config.ids_by_source();
+            let desired = crate::config::document::flatten(&doc, &derived);
+            if let Ok(settled) = crate::config::plan::settle(desired, &[], &[], &derived) {
+                super::limits::charge(ctx, settled.len())?;
+                plan.creates = settled
+                    .into_iter()
+                    .map(|(kind, id, data)| PlanItemOut {
+                        kind,
+                        id,
+                        name: kind
+                            .name_field()
+                            .and_then(|f| data.get(f))
+                            .and_then(Value::as_str)
+                            .map(str::to_string),
+                    })
+                    .collect();
+            }
+        }
+        Ok(ConfigValidation {
+            valid: problems.is_empty(),
+            problems,
+            plan,
+        })
+    }
+
+    /// The full configuration of a control plane (by id or name). With
+    /// `withSecrets` (needs `deploy`), secrets are included in their stored form
+    /// (hashes, and values sealed with this platform's key) so that the document
+    /// restores the plane, on this platform, through `applyConfig`.
+    async fn control_plane_config(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        with_secrets: Option<bool>,
+    ) -> Result<ConfigSnapshot> {
+        let v = plane_by_ref_checked(ctx, id.as_str(), "read").await?;
+        // the answer grows with the plane
+        super::limits::charge(ctx, v.records.len().max(1))?;
+        if !with_secrets.unwrap_or(false) {
+            return Ok(snapshot(v.as_ref()));
+        }
+        check(ctx, &auth::plane(v.id), "deploy").await?;
+        let sealer = &state(ctx).sealer;
+        let stored: Vec<Record> = v
+            .records
+            .values()
+            .map(|r| {
+                Ok(Record {
+                    data: sealer
+                        .seal_entity(r.kind, &r.data)
+                        .map_err(Error::internal)?,
+                    ..r.clone()
+                })
+            })
+            .collect::<Result<_, Error>>()
+            .gql()?;
+        Ok(ConfigSnapshot {
+            control_plane_id: ID(v.id.to_string()),
+            version: v.version,
+            hash: v.hash.clone(),
+            document: Json(crate::config::document(stored.iter(), true).0),
+        })
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateEntityInput {
+    pub control_plane_id: ID,
+    pub kind: Kind,
+    /// Kong's fields for this kind (as in a decK file, without nested entities);
+    /// references by id: `"service": {"id": "..."}`.
+    pub data: Json<Value>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateEntityInput {
+    pub control_plane_id: ID,
+    pub id: ID,
+    /// Fields to replace; `null` removes a field (back to its default).
+    pub data: Json<Value>,
+}
+
+#[derive(InputObject)]
+pub struct ApplyConfigInput {
+    /// Control plane id or name.
+    pub control_plane: String,
+    /// A decK document (JSON; the CLI converts YAML).
+    pub document: Json<Value>,
+    /// Only entities with all these tags are owned (and they get them), as decK's
+    /// `--select-tag`.
+    pub select_tags: Option<Vec<String>>,
+    /// Plan only; change nothing.
+    pub dry_run: Option<bool>,
+}
+
+fn object(v: Value) -> Result<Map<String, Value>> {
+    match v {
+        Value::Object(m) => Ok(m),
+        _ => Err(gql(Error::invalid(
+            Field::Data(String::new()),
+            "expected an object",
+        ))),
+    }
+}
+
+/// `entities.write.<KIND>` for the kind of a stored entity (FORBIDDEN without
+/// read access, whether or not it exists).
+async fn check_entity_write(ctx: &Context<'_>, plane_id: Uuid, id: Uuid) -> Result<()> {
+    check(ctx, &auth::plane(plane_id), "read").await?;
+    let kind = state(ctx)
+        .planes
+        .view(plane_id)
+        .and_then(|v| v.records.get(&id).map(|r| r.kind));
+    match kind {
+        Some(k) => {
+            check(
+                ctx,
+                &auth::plane(plane_id),
+                &format!("entities.write.{}", k.as_str()),
+            )
+            .await
+        }
+        None => Ok(()),
+    }
+}
+
+#[derive(Default)]
+pub struct ConfigMutation;
+
+#[Object]
+impl ConfigMutation {
+    async fn create_entity(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateEntityInput,
+    ) -> Result<ConfigEntity> {
+        let plane_id = parse_id(&input.control_plane_id, "input.controlPlaneId")?;
+        check(
+            ctx,
+            &auth::plane(plane_id),
+            &format!("entities.write.{}", input.kind.as_str()),
+        )
+        .await?;
+        let data = object(input.data.0)?;
+        let c = state(ctx)
+            .planes
+            .mutate(
+                plane_id,
+                Op::Create {
+                    kind: input.kind,
+                    data,
+                },
+            )
+            .await
+            .gql()?;
+        c.record
+            .map(|r| ConfigEntity::from_record(plane_id, &r))
+            .ok_or_else(|| gql(Error::internal("created entity missing")))
+    }
+
+    async fn update_entity(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateEntityInput,
+    ) -> Result<ConfigEntity> {
+        let plane_id = parse_id(&input.control_plane_id, "input.controlPlaneId")?;
+        let id = parse_id(&input.id, "input.id")?;
+        check_entity_write(ctx, plane_id, id).await?;
+        let patch = object(input.data.0)?;
+        let c = state(ctx)
+            .planes
+            .mutate(plane_id, Op::Update { id, patch })
+            .await
+            .gql()?;
+        c.record
+            .map(|r| ConfigEntity::from_record(plane_id, &r))
+            .ok_or_else(|| gql(Error::internal("updated entity missing")))
+    }
+
+    /// Deletes an entity and what Kong deletes with it (plugins scoped to it, a
+    /// consumer's credentials, an upstream's targets, a certificate's snis). A
+    /// service that routes still use is not deleted.
+    async fn delete_entity(&self, ctx: &Context<'_>, input: DeleteInput) -> Result<Deleted> {
+        let Some(plane_id) = &input.control_plane_id else {
+            return Err(gql(Error::invalid(
+                Field::Input("controlPlaneId".into()),
+                "required",
+            )));
+        };
+        let plane_id = parse_id(plane_id, "input.controlPlaneId")?;
+        let id = parse_id(&input.id, "input.id")?;
+        check_entity_write(ctx, plane_id, id).await?;
+        let c = state(ctx)
+            .planes
+            .mutate(plane_id, Op::Delete { id })
+            .await
+            .gql()?;
+        Ok(Deleted {
+            id: input.id,
+            config_version: Some(c.version),
+            plan: Some(PlanOut::from(&c.plan)),
+        })
+    }
+
+    /// Makes a control plane match a decK document in one transaction (one
+    /// version), and returns the plan it carried out (or would, with `dryRun`).
+    async fn apply_config(
+        &self,
+        ctx: &Context<'_>,
+        input: ApplyConfigInput,
+    ) -> Result<ApplyResult> {
+        let dry_run = input.dry_run.unwrap_or(false);
+        let v = plane_by_ref_checked(ctx, &input.control_plane, "read").await?;
+        // deploy writes every kind; without it, each entity in the plan is
+        // authorized by its own kind (nested ones included)
+        let allowed = if dry_run {
+            None
+        } else {
+            let c = caller(ctx)?;
+            let access = &state(ctx).access;
+            let object = auth::plane(v.id);
+            if access.allowed(c, &object, "deploy").await {
+                None
+            } else {
+                let mut kinds = Vec::new();
+                for k in KINDS {
+                    if access
+                        .allowed(c, &object, &format!("entities.write.{}", k.as_str()))
+                        .await
+                    {
+                        kinds.push(*k);
+                    }
+                }
+                if kinds.is_empty() {
+                    return Err(super::guard::forbidden());
+                }
+                Some(kinds)
+            }
+        };
+        let c = state(ctx)
+            .planes
+            .mutate(
+                v.id,
+                Op::Apply {
+                    document: input.document.0,
+                    select_tags: input.select_tags.unwrap_or_default(),
+                    dry_run,
+                    allowed,
+                },
+            )
+            .await
+            .gql()?;
+        Ok(ApplyResult {
+            config_version: c.version,
+            plan: PlanOut::from(&c.plan),
+            dry_run,
+        })
+    }
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "ChangeOp")]
+pub enum ChangeOpOut {
+    Upsert,
+    Delete,
+}
+
+/// One entity's part of a committed change.
+#[derive(SimpleObject, Clone)]
+#[graphql(name = "EntityChange")]
+pub struct EntityChangeOut {
+    pub op: ChangeOpOut,
+    pub kind: Kind,
+    pub id: Uuid,
+    /// Creation order of the entity.
+    pub seq: i64,
+    /// The entity after the change; null for deletes. Never with secrets.
+    pub data: Option<Json<Value>>,
+}
+
+/// One committed version, or a snapshot when the change log no longer covers the
+/// version a subscriber asked from.
+#[derive(SimpleObject, Clone)]
+pub struct ConfigChange {
+    pub control_plane_id: ID,
+    pub version: i64,
+    pub hash: String,
+    pub at: i64,
+    pub changes: Vec<EntityChangeOut>,
+    pub snapshot: Option<ConfigSnapshot>,
+}
+
+impl From<&ChangeEvent> for ConfigChange {
+    fn from(e: &ChangeEvent) -> ConfigChange {
+        ConfigChange {
+            control_plane_id: ID(e.control_plane_id.to_string()),
+            version: e.version,
+            hash: e.hash.clone(),
+            at: e.at,
+            // API readers never see secrets
+            changes: e
+                .changes
+                .iter()
+                .map(|c| EntityChangeOut {
+                    op: match c.op {
+                        ChangeOp::Upsert => ChangeOpOut::Upsert,
+                        ChangeOp::Delete => ChangeOpOut::Delete,
+                    },
+                    kind: c.kind,
+                    id: c.id,
+                    seq: c.seq,
+                    data: c
+                        .data
+                        .as_ref()
+                        .map(|d| Json(crate::config::strip_secrets(c.kind, d))),
+                })
+                .collect(),
+            snapshot: None,
+        }
+    }
+}
+
+impl From<&Item> for ConfigChange {
+    fn from(i: &Item) -> ConfigChange {
+        match i {
+            Item::Change(ev) => ConfigChange::from(ev.as_ref()),
+            Item::Snapshot(v) => ConfigChange {
+                control_plane_id: ID(v.id.to_string()),
+                version: v.version,
+                hash: v.hash.clone(),
+                at: v.updated_at,
+                changes: Vec::new(),
+                snapshot: Some(snapshot(v)),
+            },
+        }
+    }
+}
+
+/// Whether a subscriber may still read a plane (its token and user still good).
+pub async fn still_allowed(st: &AppState, c: &Caller, plane: Uuid) -> bool {
+    st.access.allowed(c, &auth::plane(plane), "read").await
+        && auth::tokens::still_valid(&st.db, c).await
+}
+
+#[derive(Default)]
+pub struct ConfigSubscription;
+
+#[Subscription]
+impl ConfigSubscription {
+    /// Every committed change of a control plane after `sinceVersion`, once and in
+    /// order; first a snapshot when the change log no longer reaches back that far.
+    async fn config_changes(
+        &self,
+        ctx: &Context<'_>,
+        control_plane_id: ID,
+        since_version: Option<i64>,
+    ) -> Result<impl Stream<Item = ConfigChange> + use<>> {
+        let id = parse_id(&control_plane_id, "controlPlaneId")?;
+        check(ctx, &auth::plane(id), "read").await?;
+        let c = caller(ctx)?.clone();
+        let st = state(ctx).clone();
+        super::control_plane::plane(ctx, id)?;
+        let cs = ChangeStream::open(
+            st.planes.clone(),
+            st.db.clone(),
+            st.sealer.clone(),
+            id,
+            since_version,
+        )
+        .await
+        .gql()?;
+        let access = st.access.watch();
+        Ok(futures_util::stream::unfold(
+            (cs, access, st, c),
+            move |(mut cs, mut access, st, c)| async move {
+                // the stream ends when its caller loses access (or its token, or
+                // is deactivated)
+                loop {
+                    let next = tokio::select! {
+                        i = cs.next() => i,
+                        r = access.changed() => {
+                            r.ok()?;
+                            if !still_allowed(&st, &c, id).await {
+                                return None;
+                            }
+                            continue;
+                        }
+                    };
+                    if !still_allowed(&st, &c, id).await {
+                        return None;
+                    }
+                    match next? {
+                        Ok(item) => return Some((ConfigChange::from(&item), (cs, access, st, c))),
+                        Err(e) => {
+                            tracing::warn!("config change stream of {id}: {e}");
+                            return None;
+                        }
+                    }
+                }
+            },
+        ))
+    }
+}

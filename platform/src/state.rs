@@ -1,0 +1,99 @@
+//! The platform's state: small handles, each beside its owner (`Planes` with the
+//! control plane actors, `Teams` with the team actors, `Nodes` with the node
+//! connections, `Certs` with the cluster endpoint, `Access`, `LoginLimits` and
+//! `AuditLog` with identities), exposing only what readers call. `assemble`
+//! builds it on an open, migrated database.
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
+use crate::actors::control_planes::{Planes, PlanesDeps};
+use crate::actors::data_plane::Nodes;
+use crate::actors::team::{TeamDeps, Teams};
+use crate::auth::{Access, AuditLog, LoginLimits};
+use crate::cluster::ClusterDeps;
+use crate::cluster::certs::Certs;
+use crate::metrics::Metrics;
+use crate::seal::Sealer;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub planes: Planes,
+    pub teams: Teams,
+    pub nodes: Nodes,
+    pub certs: Arc<Certs>,
+    pub access: Arc<Access>,
+    pub logins: Arc<LoginLimits>,
+    pub audit: Arc<AuditLog>,
+    pub sealer: Arc<Sealer>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// The platform on an open, migrated database: the secret key bound to it,
+    /// the authorizer, certificates, and the supervised actors.
+    pub async fn assemble(
+        db: DatabaseConnection,
+        sealer: Arc<Sealer>,
+        retention: i64,
+    ) -> anyhow::Result<AppState> {
+        crate::seal::bind(&db, &sealer).await?;
+        let metrics = Arc::new(Metrics::default());
+        let access = Arc::new(Access::load(&db).await?);
+        let certs = Certs::load(&db).await?;
+        let planes = Planes::start(PlanesDeps {
+            db: db.clone(),
+            sealer: sealer.clone(),
+            metrics: metrics.clone(),
+            retention,
+        })
+        .await?;
+        let teams = Teams::start(TeamDeps {
+            db: db.clone(),
+            access: access.clone(),
+        })
+        .await?;
+        let nodes = Nodes::start(db.clone()).await?;
+        Ok(AppState {
+            audit: Arc::new(AuditLog::new(db.clone())),
+            logins: Arc::default(),
+            db,
+            planes,
+            teams,
+            nodes,
+            certs,
+            access,
+            sealer,
+            metrics,
+        })
+    }
+
+    /// What the cluster endpoint works with.
+    pub fn cluster(&self) -> ClusterDeps {
+        ClusterDeps {
+            db: self.db.clone(),
+            planes: self.planes.clone(),
+            nodes: self.nodes.clone(),
+            certs: self.certs.clone(),
+            sealer: self.sealer.clone(),
+        }
+    }
+
+    /// A plane was deleted (here or on another replica): its certificates are
+    /// revoked in the database; refuse them now and disconnect its nodes.
+    pub async fn planes_deleted(&self, plane: Uuid) {
+        if let Err(e) = self.certs.reload(&self.db).await {
+            tracing::error!("reloading cluster certificates: {e}");
+        }
+        self.nodes.disconnect_plane(plane);
+    }
+
+    pub fn stop(&self) {
+        self.planes.stop();
+        self.teams.stop();
+        self.nodes.stop();
+    }
+}
