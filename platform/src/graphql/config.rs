@@ -1,23 +1,18 @@
 //! A control plane's gateway configuration: entities (create, update, delete,
 //! each authorized by its kind), decK documents (`applyConfig`, authorized entity
-//! by entity; `validateConfig`; `controlPlaneConfig`), and the `configChanges`
-//! subscription. Secrets are never returned to readers.
+//! by entity; `validateConfig`; `controlPlaneConfig`). Secrets are never returned
+//! to readers. (The `configChanges` subscription is in `changes.rs`.)
 
-use async_graphql::{
-    Context, Enum, ID, InputObject, Json, Object, Result, SimpleObject, Subscription,
-};
-use futures_util::Stream;
+use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::control_plane::{DeleteInput, Deleted, plane_by_ref_checked};
 use super::error::{Gql, gql};
 use super::guard::{caller, check, parse_id, state};
-use crate::auth::{self, Caller};
-use crate::cluster::stream::{ChangeStream, Item};
-use crate::config::{ChangeEvent, ChangeOp, KINDS, Kind, Op, Plan, PlanItem, Record, View};
+use crate::auth;
+use crate::config::{KINDS, Kind, Op, Plan, PlanItem, Record, View};
 use crate::error::{Error, Field};
-use crate::state::AppState;
 
 /// A config entity (service, route, plugin, ...) in Kong's JSON form. Write-only
 /// fields (keys, passwords, secrets, private keys) are never returned.
@@ -66,7 +61,7 @@ pub struct ConfigSnapshot {
     pub document: Json<Value>,
 }
 
-fn snapshot(v: &View) -> ConfigSnapshot {
+pub fn snapshot(v: &View) -> ConfigSnapshot {
     ConfigSnapshot {
         control_plane_id: ID(v.id.to_string()),
         version: v.version,
@@ -437,149 +432,5 @@ impl ConfigMutation {
             plan: PlanOut::from(&c.plan),
             dry_run,
         })
-    }
-}
-
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(name = "ChangeOp")]
-pub enum ChangeOpOut {
-    Upsert,
-    Delete,
-}
-
-/// One entity's part of a committed change.
-#[derive(SimpleObject, Clone)]
-#[graphql(name = "EntityChange")]
-pub struct EntityChangeOut {
-    pub op: ChangeOpOut,
-    pub kind: Kind,
-    pub id: Uuid,
-    /// Creation order of the entity.
-    pub seq: i64,
-    /// The entity after the change; null for deletes. Never with secrets.
-    pub data: Option<Json<Value>>,
-}
-
-/// One committed version, or a snapshot when the change log no longer covers the
-/// version a subscriber asked from.
-#[derive(SimpleObject, Clone)]
-pub struct ConfigChange {
-    pub control_plane_id: ID,
-    pub version: i64,
-    pub hash: String,
-    pub at: i64,
-    pub changes: Vec<EntityChangeOut>,
-    pub snapshot: Option<ConfigSnapshot>,
-}
-
-impl From<&ChangeEvent> for ConfigChange {
-    fn from(e: &ChangeEvent) -> ConfigChange {
-        ConfigChange {
-            control_plane_id: ID(e.control_plane_id.to_string()),
-            version: e.version,
-            hash: e.hash.clone(),
-            at: e.at,
-            // API readers never see secrets
-            changes: e
-                .changes
-                .iter()
-                .map(|c| EntityChangeOut {
-                    op: match c.op {
-                        ChangeOp::Upsert => ChangeOpOut::Upsert,
-                        ChangeOp::Delete => ChangeOpOut::Delete,
-                    },
-                    kind: c.kind,
-                    id: c.id,
-                    seq: c.seq,
-                    data: c
-                        .data
-                        .as_ref()
-                        .map(|d| Json(crate::config::strip_secrets(c.kind, d))),
-                })
-                .collect(),
-            snapshot: None,
-        }
-    }
-}
-
-impl From<&Item> for ConfigChange {
-    fn from(i: &Item) -> ConfigChange {
-        match i {
-            Item::Change(ev) => ConfigChange::from(ev.as_ref()),
-            Item::Snapshot(v) => ConfigChange {
-                control_plane_id: ID(v.id.to_string()),
-                version: v.version,
-                hash: v.hash.clone(),
-                at: v.updated_at,
-                changes: Vec::new(),
-                snapshot: Some(snapshot(v)),
-            },
-        }
-    }
-}
-
-/// Whether a subscriber may still read a plane (its token and user still good).
-pub async fn still_allowed(st: &AppState, c: &Caller, plane: Uuid) -> bool {
-    st.access.allowed(c, &auth::plane(plane), "read").await
-        && auth::tokens::still_valid(&st.db, c).await
-}
-
-#[derive(Default)]
-pub struct ConfigSubscription;
-
-#[Subscription]
-impl ConfigSubscription {
-    /// Every committed change of a control plane after `sinceVersion`, once and in
-    /// order; first a snapshot when the change log no longer reaches back that far.
-    async fn config_changes(
-        &self,
-        ctx: &Context<'_>,
-        control_plane_id: ID,
-        since_version: Option<i64>,
-    ) -> Result<impl Stream<Item = ConfigChange> + use<>> {
-        let id = parse_id(&control_plane_id, "controlPlaneId")?;
-        check(ctx, &auth::plane(id), "read").await?;
-        let c = caller(ctx)?.clone();
-        let st = state(ctx).clone();
-        super::control_plane::plane(ctx, id)?;
-        let cs = ChangeStream::open(
-            st.planes.clone(),
-            st.db.clone(),
-            st.sealer.clone(),
-            id,
-            since_version,
-        )
-        .await
-        .gql()?;
-        let access = st.access.watch();
-        Ok(futures_util::stream::unfold(
-            (cs, access, st, c),
-            move |(mut cs, mut access, st, c)| async move {
-                // the stream ends when its caller loses access (or its token, or
-                // is deactivated)
-                loop {
-                    let next = tokio::select! {
-                        i = cs.next() => i,
-                        r = access.changed() => {
-                            r.ok()?;
-                            if !still_allowed(&st, &c, id).await {
-                                return None;
-                            }
-                            continue;
-                        }
-                    };
-                    if !still_allowed(&st, &c, id).await {
-                        return None;
-                    }
-                    match next? {
-                        Ok(item) => return Some((ConfigChange::from(&item), (cs, access, st, c))),
-                        Err(e) => {
-                            tracing::warn!("config change stream of {id}: {e}");
-                            return None;
-                        }
-                    }
-                }
-            },
-        ))
     }
 }

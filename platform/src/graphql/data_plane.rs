@@ -251,11 +251,11 @@ impl DataPlaneSubscription {
                         r = rx.changed() => { r.ok()?; break; }
                         r = access.changed() => {
                             r.ok()?;
-                            if !super::config::still_allowed(&st, &c, id).await { return None; }
+                            if !super::changes::still_allowed(&st, &c, id).await { return None; }
                         }
                     }
                 }
-                if !super::config::still_allowed(&st, &c, id).await {
+                if !super::changes::still_allowed(&st, &c, id).await {
                     return None;
                 }
                 let list = node_list(&st, id).await.ok()?;

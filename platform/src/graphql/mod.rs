@@ -4,6 +4,7 @@
 //! `error.rs`, the one place that knows GraphQL's error shape.
 
 pub mod audit;
+pub mod changes;
 pub mod config;
 pub mod connection;
 pub mod control_plane;
@@ -45,7 +46,7 @@ pub struct Mutation(
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(
     data_plane::DataPlaneSubscription,
-    config::ConfigSubscription,
+    changes::ConfigSubscription,
 );
 
 pub const MAX_DEPTH: usize = 12;
