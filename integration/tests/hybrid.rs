@@ -203,6 +203,45 @@ async fn the_node_serves_its_cache_while_the_platform_is_away() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disconnected_node_is_still_listed_after_a_platform_restart() {
+    let dir = make_temp_dir("portico-node-list");
+    let (http, cluster) = (
+        format!("127.0.0.1:{}", free_port()),
+        format!("127.0.0.1:{}", free_port()),
+    );
+    let start = || Platform::start_in(Db::Sqlite, dir.clone(), &http, &cluster, None);
+    let mut p = start().await;
+    let token = p.token.clone();
+    let up = EchoServer::start("up").await;
+    let (cp, _) = setup(&p, &up).await;
+    let creds = p.node_creds(&cp, "node-1", &dir.join("node")).await;
+    let gw = Gateway::start_args(None, &p.node_args(&creds, &dir.join("node-cache"))).await;
+    wait_for("the node in sync", || async {
+        p.nodes(&cp).await[0]["status"] == "IN_SYNC"
+    })
+    .await;
+    let before = p.nodes(&cp).await[0].clone();
+    drop(gw);
+    wait_for("the node disconnected", || async {
+        p.nodes(&cp).await[0]["status"] == "DISCONNECTED"
+    })
+    .await;
+    p.keep = true;
+    p.kill();
+    drop(p);
+    let mut p = start().await;
+    p.token = token;
+    let after = p.nodes(&cp).await;
+    assert_eq!(after.as_array().map(Vec::len), Some(1), "{after}");
+    let n = &after[0];
+    assert_eq!(n["status"], "DISCONNECTED", "{n}");
+    for f in ["id", "hostname", "version", "configVersion", "configHash"] {
+        assert_eq!(n[f], before[f], "{f}: {n} vs {before}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_and_unknown_certificates_are_refused() {
     let p = Platform::start(Db::Sqlite).await;
     let up = EchoServer::start("up").await;
@@ -387,23 +426,10 @@ async fn two_replicas_on_postgres_converge() {
     let up = EchoServer::start("up").await;
     let (cp, route) = setup(&a, &up).await;
     // B learns of the plane and its versions from A's notifications
-    let mut last = serde_json::Value::Null;
-    for _ in 0..400 {
-        last = b
-            .gql(
-                "query($id: ID) { controlPlane(id: $id) { configVersion } }",
-                json!({"id": cp}),
-            )
-            .await;
-        if last["data"]["controlPlane"]["configVersion"] == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert_eq!(
-        last["data"]["controlPlane"]["configVersion"], 2,
-        "replica B: {last}"
-    );
+    wait_for("replica B at version 2", || async {
+        b.plane(&cp).await["configVersion"] == 2
+    })
+    .await;
     // a node with a certificate issued on A connects to B
     let dir = make_temp_dir("portico-node");
     let creds = a.node_creds(&cp, "node-b", &dir).await;
@@ -420,6 +446,22 @@ async fn two_replicas_on_postgres_converge() {
         )
         .await;
     assert!(r.get("errors").is_none(), "{r}");
+    // the node list is in the database: both replicas list the node connected to B alike
+    wait_for("replica A listing the node on B in sync", || async {
+        a.nodes(&cp).await[0]["status"] == "IN_SYNC"
+    })
+    .await;
+    let fields = |v: &serde_json::Value| {
+        let n = &v[0];
+        json!([
+            n["id"],
+            n["hostname"],
+            n["status"],
+            n["configHash"],
+            n["connectedSince"]
+        ])
+    };
+    assert_eq!(fields(&a.nodes(&cp).await), fields(&b.nodes(&cp).await));
     wait_for("the change through A at the node on B", || async {
         status(gw.url("/two")).await == 200
     })

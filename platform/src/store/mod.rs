@@ -68,7 +68,7 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     opts.acquire_timeout(std::time::Duration::from_secs(10));
     let db = match Database::connect(opts.clone()).await {
         Ok(db) => db,
-        Err(e) if !sqlite && e.to_string().contains("does not exist") => {
+        Err(e) if !sqlite && is_missing_database(&e) => {
             create_postgres_database(url).await?;
             Database::connect(opts).await?
         }
@@ -82,6 +82,21 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     }
     migrations::Migrator::up(&db, None).await?;
     Ok(db)
+}
+
+/// PostgreSQL's SQLSTATE `3D000` (invalid_catalog_name): the database the URL
+/// names is not there yet.
+fn is_missing_database(e: &DbErr) -> bool {
+    let (DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e))
+    | DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
+    | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e))) = e
+    else {
+        return false;
+    };
+    match e.as_ref() {
+        sea_orm::sqlx::Error::Database(d) => d.code().as_deref() == Some("3D000"),
+        _ => false,
+    }
 }
 
 /// `CREATE DATABASE` for the database a `postgres://` URL names, through the
