@@ -6,14 +6,15 @@
 //! database; a commit another replica made first is caught up on and retried.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use sea_orm::DatabaseConnection;
 use serde_json::{Map, Value};
+use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use super::control_planes::Registry;
 use crate::config::{self, ChangeEvent, ChangeOp, EntityChange, Kind, Op, Plan, Record, View};
 use crate::error::{Error, Field};
 use crate::metrics::Metrics;
@@ -389,5 +390,53 @@ impl ControlPlaneState {
         {
             tracing::warn!("pruning the change log of {plane}: {e}");
         }
+    }
+}
+
+/// What readers see of every plane, and the change broadcasts. Written only by
+/// the plane actors and their supervisor.
+pub struct Registry {
+    pub(super) views: RwLock<HashMap<Uuid, Arc<View>>>,
+    pub(super) actors: RwLock<HashMap<Uuid, ActorRef<ControlPlaneMsg>>>,
+    pub(super) hub: std::sync::Mutex<HashMap<Uuid, broadcast::Sender<Arc<ChangeEvent>>>>,
+    /// Versions the change log keeps per plane.
+    pub(super) retention: AtomicI64,
+}
+
+impl Registry {
+    pub(super) fn new(retention: i64) -> Registry {
+        Registry {
+            views: RwLock::default(),
+            actors: RwLock::default(),
+            hub: Default::default(),
+            retention: AtomicI64::new(retention.max(1)),
+        }
+    }
+
+    pub fn retention(&self) -> i64 {
+        self.retention.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn set_view(&self, v: View) {
+        if let Ok(mut m) = self.views.write() {
+            m.insert(v.id, Arc::new(v));
+        }
+    }
+
+    pub(super) fn publish(&self, ev: ChangeEvent) {
+        let hub = self.hub.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = hub.get(&ev.control_plane_id) {
+            let _ = tx.send(Arc::new(ev));
+        }
+    }
+
+    pub(super) fn forget(&self, id: Uuid) -> Option<ActorRef<ControlPlaneMsg>> {
+        if let Ok(mut m) = self.views.write() {
+            m.remove(&id);
+        }
+        if let Ok(mut h) = self.hub.lock() {
+            h.remove(&id);
+        }
+        self.actors.write().ok().and_then(|mut m| m.remove(&id))
     }
 }

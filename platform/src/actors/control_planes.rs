@@ -1,13 +1,11 @@
 //! The `ControlPlanes` supervisor and its handle, `Planes`: it creates a control
 //! plane (row, cluster CA, version 0 in one transaction) and starts its actor,
 //! deletes one (revoking its node certificates in the same transaction), and
-//! restarts a failed plane actor from the database. The `Registry` it shares with
-//! the plane actors holds what readers see: the current views and the change
-//! broadcasts.
+//! restarts a failed plane actor from the database. It shares the plane actors'
+//! `Registry` (what readers see) with them.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use serde_json::Value;
@@ -15,58 +13,10 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use super::ask;
-use super::control_plane::{Committed, ControlPlane, ControlPlaneMsg, Deps, Meta};
+use super::control_plane::{Committed, ControlPlane, ControlPlaneMsg, Deps, Meta, Registry};
 use crate::config::{ChangeEvent, Op, View, rules};
 use crate::error::{Error, Field};
 use crate::store::{self, Notice, control_planes as rows};
-
-/// What readers see of every plane, and the change broadcasts. Written only by
-/// the plane actors and their supervisor.
-pub struct Registry {
-    views: RwLock<HashMap<Uuid, Arc<View>>>,
-    actors: RwLock<HashMap<Uuid, ActorRef<ControlPlaneMsg>>>,
-    hub: std::sync::Mutex<HashMap<Uuid, broadcast::Sender<Arc<ChangeEvent>>>>,
-    /// Versions the change log keeps per plane.
-    retention: AtomicI64,
-}
-
-impl Registry {
-    fn new(retention: i64) -> Registry {
-        Registry {
-            views: RwLock::default(),
-            actors: RwLock::default(),
-            hub: Default::default(),
-            retention: AtomicI64::new(retention.max(1)),
-        }
-    }
-
-    pub fn retention(&self) -> i64 {
-        self.retention.load(Ordering::Relaxed)
-    }
-
-    pub(super) fn set_view(&self, v: View) {
-        if let Ok(mut m) = self.views.write() {
-            m.insert(v.id, Arc::new(v));
-        }
-    }
-
-    pub(super) fn publish(&self, ev: ChangeEvent) {
-        let hub = self.hub.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(tx) = hub.get(&ev.control_plane_id) {
-            let _ = tx.send(Arc::new(ev));
-        }
-    }
-
-    fn forget(&self, id: Uuid) -> Option<ActorRef<ControlPlaneMsg>> {
-        if let Ok(mut m) = self.views.write() {
-            m.remove(&id);
-        }
-        if let Ok(mut h) = self.hub.lock() {
-            h.remove(&id);
-        }
-        self.actors.write().ok().and_then(|mut m| m.remove(&id))
-    }
-}
 
 /// The handle readers and writers of control planes use.
 #[derive(Clone)]

@@ -194,3 +194,61 @@ async fn deleting_a_plane_revokes_its_node_certificates() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn a_stored_config_that_no_longer_validates_is_loud_and_a_change_can_fix_it() {
+    use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+    let (planes, db) = planes().await;
+    let id = new_plane(&planes, "a").await;
+    let s = planes.mutate(id, service("s1")).await.expect("committed");
+    let good_hash = planes.view(id).expect("view").hash.clone();
+    assert!(!good_hash.is_empty());
+    let sid = s.record.expect("the created service").id;
+    // the stored row goes bad behind the platform's back (an older release's
+    // rules, a hand edit): the service's URL loses its scheme
+    let row = rows::config_entity::Entity::find_by_id((id.to_string(), sid.to_string()))
+        .one(&db)
+        .await
+        .expect("read")
+        .expect("the row");
+    let mut bad = row.into_active_model();
+    bad.data = Set(json!({"name": "s1", "host": "", "port": 0}).to_string());
+    bad.update(&db).await.expect("corrupted");
+    // reloaded from the database (a restart), the plane says so instead of
+    // serving an empty config as if it were fine
+    planes.crash(id).expect("crash");
+    let mut v = planes.view(id);
+    for _ in 0..500 {
+        if v.as_ref().is_some_and(|v| v.invalid.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        v = planes.view(id);
+    }
+    let v = v.expect("view");
+    let why = v.invalid.as_deref().expect("marked invalid");
+    assert!(why.contains("host") || why.contains("port"), "{why}");
+    assert_eq!(v.hash, "", "no config hash for an invalid config");
+    let m = crate::metrics::Metrics::default().render(&planes.views());
+    assert!(m.contains("portico_platform_invalid_configs 1"), "{m}");
+    // a change that repairs the entity makes it valid again
+    let fix = Op::Update {
+        id: sid,
+        patch: json!({"host": "127.0.0.1", "port": 9})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    };
+    let mut r = planes.mutate(id, fix.clone()).await;
+    for _ in 0..500 {
+        if r.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        r = planes.mutate(id, fix.clone()).await;
+    }
+    r.expect("the fix commits");
+    let v = planes.view(id).expect("view");
+    assert!(v.invalid.is_none(), "{:?}", v.invalid);
+    assert!(!v.hash.is_empty());
+}

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod audit;
 pub mod bootstrap;
+pub mod identity;
 pub mod login;
 pub mod passwords;
 pub mod tokens;

@@ -253,7 +253,7 @@ impl Draft<'_> {
         let unmanaged = || {
             view.records
                 .values()
-                .filter(|r| !plan::owned(r, &select_tags))
+                .filter(|r| !super::owned(r, &select_tags))
         };
         // the file as the user wrote it (errors carry its own paths), checked
         // against the rest of the plane it does not manage
@@ -266,7 +266,7 @@ impl Draft<'_> {
         let owned: Vec<&Record> = view
             .records
             .values()
-            .filter(|r| plan::owned(r, &select_tags))
+            .filter(|r| super::owned(r, &select_tags))
             .collect();
         let settled = plan::settle(desired, &owned, &lookup, &derived).map_err(|es| {
             Error::invalid_all(
@@ -299,7 +299,7 @@ impl Draft<'_> {
     ) -> Result<(), Error> {
         let now = self.now;
         match self.records.get_mut(&id) {
-            Some(r) if !plan::owned(r, select_tags) => Err(Error::Conflict {
+            Some(r) if !super::owned(r, select_tags) => Err(Error::Conflict {
                 field: Field::Input("document".into()),
                 message: format!(
                     "{} {id} exists but is not tagged {select_tags:?}",

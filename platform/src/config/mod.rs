@@ -14,8 +14,14 @@ pub mod view;
 pub use cascade::cascade;
 pub use change::{Change, Op, compute};
 pub use graphql_schema::sync::{KINDS, Kind, Record, document, ref_id, strip_secrets};
-pub use plan::{Plan, PlanItem, owned};
+pub use plan::{Plan, PlanItem};
 pub use view::{ChangeEvent, ChangeOp, EntityChange, View};
 
 #[cfg(test)]
 mod tests;
+
+/// Whether `r` belongs to an apply limited to `select_tags` (all of them).
+pub fn owned(r: &Record, select_tags: &[String]) -> bool {
+    let tags = r.tags();
+    select_tags.iter().all(|t| tags.contains(t))
+}

@@ -32,12 +32,6 @@ impl Plan {
     }
 }
 
-/// Whether `r` belongs to an apply limited to `select_tags` (all of them).
-pub fn owned(r: &Record, select_tags: &[String]) -> bool {
-    let tags = r.tags();
-    select_tags.iter().all(|t| tags.contains(t))
-}
-
 /// Natural key of an entity whose references are already ids: how an entity in a
 /// file without ids finds its stored counterpart.
 pub fn natural_key(kind: Kind, data: &Map<String, Value>) -> Option<String> {

@@ -9,10 +9,9 @@ use super::connection::PageInfo;
 use super::error::Gql;
 use super::guard::{check, state};
 use crate::auth::audit::Entry;
+use crate::auth::identity::{AuditFilter as Filter, audit_page};
 use crate::auth::{Caller, SourceIp};
-use crate::error::Error;
 use crate::state::AppState;
-use crate::store::identity::{self as rows, AuditFilter as Filter};
 
 #[derive(SimpleObject, Clone)]
 pub struct AuditEntry {
@@ -59,7 +58,7 @@ impl AuditQuery {
         let f = filter.unwrap_or_default();
         let first = first.unwrap_or(100).clamp(0, 1000) as u64;
         let offset: u64 = after.and_then(|a| a.parse().ok()).unwrap_or(0);
-        let (rows, total) = rows::audit_page(
+        let (rows, total) = audit_page(
             &state(ctx).db,
             Filter {
                 actor: f.actor,
@@ -71,7 +70,6 @@ impl AuditQuery {
             first,
         )
         .await
-        .map_err(Error::from)
         .gql()?;
         super::limits::charge(ctx, rows.len())?;
         let end = offset + rows.len() as u64;

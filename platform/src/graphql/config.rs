@@ -7,9 +7,8 @@ use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::control_plane::{DeleteInput, Deleted, plane_by_ref_checked};
 use super::error::{Gql, gql};
-use super::guard::{caller, check, parse_id, state};
+use super::guard::{caller, check, parse_id, plane_by_ref_checked, state};
 use crate::auth;
 use crate::config::{KINDS, Kind, Op, Plan, PlanItem, Record, View};
 use crate::error::{Error, Field};
@@ -131,6 +130,23 @@ pub struct ApplyResult {
     pub config_version: i64,
     pub plan: PlanOut,
     pub dry_run: bool,
+}
+
+#[derive(InputObject)]
+pub struct DeleteInput {
+    /// For entities: the control plane they belong to.
+    pub control_plane_id: Option<ID>,
+    pub id: ID,
+}
+
+/// What a delete removed.
+#[derive(SimpleObject)]
+pub struct Deleted {
+    pub id: ID,
+    /// The config version after the delete (control planes: none).
+    pub config_version: Option<i64>,
+    /// Everything removed (cascaded plugins, credentials, targets, snis).
+    pub plan: Option<PlanOut>,
 }
 
 #[derive(Default)]

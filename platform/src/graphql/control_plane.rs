@@ -8,7 +8,7 @@ use async_graphql::{ComplexObject, Context, ID, InputObject, Json, Object, Resul
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::config::{ConfigEntity, ConfigEntityConnection};
+use super::config::{ConfigEntity, ConfigEntityConnection, DeleteInput, Deleted};
 use super::connection::{PageInfo, page};
 use super::error::{Gql, gql};
 use super::guard::{caller, check, parse_id, state};
@@ -123,19 +123,6 @@ pub fn plane(ctx: &Context<'_>, id: Uuid) -> Result<Arc<View>> {
         .ok_or_else(|| gql(Error::NotFound(format!("control plane {id}"))))
 }
 
-/// A control plane by id or name, after checking `action` on it (FORBIDDEN
-/// whether or not it exists, unless the caller may act on every plane).
-pub async fn plane_by_ref_checked(ctx: &Context<'_>, r: &str, action: &str) -> Result<Arc<View>> {
-    let found = state(ctx).planes.by_ref(r);
-    let object = match (&found, Uuid::parse_str(r)) {
-        (Some(v), _) => auth::plane(v.id),
-        (None, Ok(id)) => auth::plane(id),
-        (None, Err(_)) => auth::plane(Uuid::nil()),
-    };
-    check(ctx, &object, action).await?;
-    found.ok_or_else(|| gql(Error::NotFound(format!("control plane {r:?}"))))
-}
-
 #[derive(Default)]
 pub struct ControlPlaneQuery;
 
@@ -220,23 +207,6 @@ pub struct UpdateControlPlaneInput {
     pub name: Option<String>,
     pub description: Option<String>,
     pub labels: Option<Json<Value>>,
-}
-
-#[derive(InputObject)]
-pub struct DeleteInput {
-    /// For entities: the control plane they belong to.
-    pub control_plane_id: Option<ID>,
-    pub id: ID,
-}
-
-/// What a delete removed.
-#[derive(SimpleObject)]
-pub struct Deleted {
-    pub id: ID,
-    /// The config version after the delete (control planes: none).
-    pub config_version: Option<i64>,
-    /// Everything removed (cascaded plugins, credentials, targets, snis).
-    pub plan: Option<super::config::PlanOut>,
 }
 
 #[derive(Default)]

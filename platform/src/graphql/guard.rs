@@ -2,9 +2,16 @@
 //! whether they may. Forbidden and missing look the same to a caller who may not
 //! see either.
 
-use async_graphql::{Context, ErrorExtensions};
+use std::sync::Arc;
 
-use crate::auth::Caller;
+use async_graphql::{Context, ErrorExtensions, Result};
+use uuid::Uuid;
+
+use super::error::gql;
+use crate::config::View;
+use crate::error::Error;
+
+use crate::auth::{self, Caller};
 use crate::state::AppState;
 
 pub fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
@@ -46,4 +53,17 @@ pub fn parse_id(id: &async_graphql::ID, field: &str) -> async_graphql::Result<uu
             "expected a UUID",
         ))
     })
+}
+
+/// A control plane by id or name, after checking `action` on it (FORBIDDEN
+/// whether or not it exists, unless the caller may act on every plane).
+pub async fn plane_by_ref_checked(ctx: &Context<'_>, r: &str, action: &str) -> Result<Arc<View>> {
+    let found = state(ctx).planes.by_ref(r);
+    let object = match (&found, Uuid::parse_str(r)) {
+        (Some(v), _) => auth::plane(v.id),
+        (None, Ok(id)) => auth::plane(id),
+        (None, Err(_)) => auth::plane(Uuid::nil()),
+    };
+    check(ctx, &object, action).await?;
+    found.ok_or_else(|| gql(Error::NotFound(format!("control plane {r:?}"))))
 }

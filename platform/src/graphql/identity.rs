@@ -1,18 +1,16 @@
 //! Users and their credentials in the API: login and logout, the caller, users
 //! and invitations, personal access tokens and system accounts with their tokens.
-//! Every operation is checked against the caller's roles.
+//! Every operation is checked against the caller's roles; the work is
+//! `auth::identity`'s.
 
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
-use uuid::Uuid;
 
 use super::error::{Gql, gql};
-use super::guard::{caller, check, forbidden, parse_id, state, unauthenticated};
-use super::team::{name_ok, team_by_id};
+use super::guard::{caller, check, forbidden, parse_id, state};
 use crate::actors::team::TeamMsg;
+use crate::auth::identity::{self as id, SystemAccountRecord, TokenKind, TokenRecord, UserRecord};
 use crate::auth::{self, SourceIp};
 use crate::error::{Error, Field};
-use crate::state::AppState;
-use crate::store::{self, identity as rows};
 
 #[derive(SimpleObject, Clone)]
 pub struct User {
@@ -26,8 +24,8 @@ pub struct User {
     pub last_login_at: Option<i64>,
 }
 
-impl From<rows::user::Model> for User {
-    fn from(u: rows::user::Model) -> User {
+impl From<UserRecord> for User {
+    fn from(u: UserRecord) -> User {
         User {
             id: ID(u.id),
             email: u.email,
@@ -52,8 +50,8 @@ pub struct TokenInfo {
     pub revoked: bool,
 }
 
-impl From<rows::api_token::Model> for TokenInfo {
-    fn from(t: rows::api_token::Model) -> TokenInfo {
+impl From<TokenRecord> for TokenInfo {
+    fn from(t: TokenRecord) -> TokenInfo {
         TokenInfo {
             id: ID(t.id),
             name: t.name,
@@ -81,8 +79,17 @@ pub struct SystemAccount {
     pub created_at: i64,
 }
 
-impl From<rows::system_account::Model> for SystemAccount {
-    fn from(s: rows::system_account::Model) -> SystemAccount {
+impl From<id::NewToken> for NewToken {
+    fn from(t: id::NewToken) -> NewToken {
+        NewToken {
+            token: t.token,
+            info: t.record.into(),
+        }
+    }
+}
+
+impl From<SystemAccountRecord> for SystemAccount {
+    fn from(s: SystemAccountRecord) -> SystemAccount {
         SystemAccount {
             id: ID(s.id),
             name: s.name,
@@ -101,28 +108,20 @@ impl IdentityQuery {
     async fn me(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         let c = caller(ctx)?;
         let Some(u) = c.user_id else { return Ok(None) };
-        Ok(rows::user(&state(ctx).db, &u.to_string())
-            .await
-            .map_err(Error::from)
-            .gql()?
-            .map(User::from))
+        Ok(id::user(&state(ctx).db, u).await.gql()?.map(User::from))
     }
 
     async fn users(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
         check(ctx, "organization", "read").await?;
-        let list = rows::users(&state(ctx).db, 1000)
-            .await
-            .map_err(Error::from)
-            .gql()?;
+        let list = id::users(&state(ctx).db, 1000).await.gql()?;
         super::limits::charge(ctx, list.len())?;
         Ok(list.into_iter().map(User::from).collect())
     }
 
     async fn system_accounts(&self, ctx: &Context<'_>) -> Result<Vec<SystemAccount>> {
         check(ctx, "organization", "read").await?;
-        Ok(rows::system_accounts(&state(ctx).db, 1000)
+        Ok(id::system_accounts(&state(ctx).db, 1000)
             .await
-            .map_err(Error::from)
             .gql()?
             .into_iter()
             .map(SystemAccount::from)
@@ -132,9 +131,8 @@ impl IdentityQuery {
     /// The caller's own tokens (secrets are never shown again).
     async fn personal_access_tokens(&self, ctx: &Context<'_>) -> Result<Vec<TokenInfo>> {
         let c = caller(ctx)?;
-        Ok(rows::tokens_of(&state(ctx).db, &c.member, "pat", 1000)
+        Ok(id::personal_tokens(&state(ctx).db, &c.member, 1000)
             .await
-            .map_err(Error::from)
             .gql()?
             .into_iter()
             .map(TokenInfo::from)
@@ -195,50 +193,6 @@ fn ip(ctx: &Context<'_>) -> Option<String> {
     ctx.data_opt::<SourceIp>().and_then(|s| s.0.clone())
 }
 
-async fn insert_token(
-    st: &AppState,
-    owner: &str,
-    kind: &str,
-    name: &str,
-    days: Option<i32>,
-) -> Result<NewToken, Error> {
-    name_ok("name", name)?;
-    let days = i64::from(days.unwrap_or(90));
-    if !(1..=365).contains(&days) {
-        return Err(Error::invalid(
-            Field::Input("expiresInDays".into()),
-            "1 to 365",
-        ));
-    }
-    let prefix = if kind == "system" {
-        auth::SYSTEM_PREFIX
-    } else {
-        auth::PAT_PREFIX
-    };
-    let token = auth::tokens::new_token(prefix);
-    let m = rows::api_token::Model {
-        id: Uuid::new_v4().to_string(),
-        name: name.to_string(),
-        digest: auth::tokens::digest(&token),
-        created_at: store::now_ms(),
-        owner: owner.to_string(),
-        kind: kind.to_string(),
-        expires_at: Some(store::now_ms() + days * 86_400_000),
-        revoked_at: None,
-    };
-    rows::insert_token(&st.db, m.clone()).await?;
-    Ok(NewToken {
-        token,
-        info: m.into(),
-    })
-}
-
-async fn revoke_token(st: &AppState, id: &str) -> Result<(), Error> {
-    rows::revoke_token(&st.db, id).await?;
-    st.access.changed_everywhere(&st.db).await;
-    Ok(())
-}
-
 #[derive(Default)]
 pub struct IdentityMutation;
 
@@ -268,25 +222,21 @@ impl IdentityMutation {
     /// Ends the caller's session (revokes the token used).
     async fn logout(&self, ctx: &Context<'_>) -> Result<bool> {
         let c = caller(ctx)?;
-        revoke_token(state(ctx), &c.token_id).await.gql()?;
+        let st = state(ctx);
+        id::revoke_token(&st.db, &st.access, &c.token_id)
+            .await
+            .gql()?;
         Ok(true)
     }
 
     async fn invite_user(&self, ctx: &Context<'_>, input: InviteUserInput) -> Result<Invitation> {
         check(ctx, "organization", "users.manage").await?;
         let st = state(ctx);
-        let email = input.email.trim().to_lowercase();
-        if !email.contains('@') || email.len() > 254 {
-            return Err(gql(Error::invalid(
-                Field::Input("email".into()),
-                "not an email address",
-            )));
-        }
         // every team exists before anything is written
         let mut teams = Vec::new();
         for (i, t) in input.team_ids.unwrap_or_default().iter().enumerate() {
             let t = parse_id(t, &format!("input.teamIds[{i}]"))?;
-            team_by_id(st, t).await.map_err(|_| {
+            id::team(&st.db, t).await.map_err(|_| {
                 gql(Error::invalid(
                     Field::Input(format!("teamIds[{i}]")),
                     format!("team {t} does not exist"),
@@ -294,33 +244,7 @@ impl IdentityMutation {
             })?;
             teams.push(t);
         }
-        if input.name.chars().count() > 256 {
-            return Err(gql(Error::invalid(
-                Field::Input("name".into()),
-                "at most 256 characters",
-            )));
-        }
-        let token = auth::tokens::new_token("pinv_");
-        let u = rows::user::Model {
-            id: Uuid::new_v4().to_string(),
-            email,
-            name: input.name,
-            password_hash: String::new(),
-            active: true,
-            invite_digest: Some(auth::tokens::digest(&token)),
-            created_at: store::now_ms(),
-            last_login_at: None,
-        };
-        rows::insert_user(&st.db, u.clone())
-            .await
-            .map_err(|e| {
-                Error::taken(
-                    e,
-                    Field::Input("email".into()),
-                    "a user with this email exists",
-                )
-            })
-            .gql()?;
+        let (u, token) = id::invite(&st.db, &input.email, input.name).await.gql()?;
         for t in teams {
             let m = format!("user:{}", u.id);
             st.teams.call(t, |r| TeamMsg::AddMember(m, r)).await.gql()?;
@@ -337,18 +261,9 @@ impl IdentityMutation {
         ctx: &Context<'_>,
         input: AcceptInvitationInput,
     ) -> Result<User> {
-        auth::passwords::check_password(&input.password).gql()?;
         let st = state(ctx);
-        let mut u = rows::user_by_invitation(&st.db, &auth::tokens::digest(&input.token))
+        Ok(id::accept_invitation(&st.db, &input.token, &input.password)
             .await
-            .map_err(Error::from)
-            .gql()?
-            .ok_or_else(unauthenticated)?;
-        u.password_hash = auth::passwords::hash_password(&input.password).gql()?;
-        u.invite_digest = None;
-        Ok(rows::update_user(&st.db, u)
-            .await
-            .map_err(Error::from)
             .gql()?
             .into())
     }
@@ -358,19 +273,11 @@ impl IdentityMutation {
     async fn set_user_active(&self, ctx: &Context<'_>, id: ID, active: bool) -> Result<User> {
         check(ctx, "organization", "users.manage").await?;
         let st = state(ctx);
-        let id = parse_id(&id, "id")?;
-        let mut u = rows::user(&st.db, &id.to_string())
+        let user = parse_id(&id, "id")?;
+        Ok(id::set_user_active(&st.db, &st.access, user, active)
             .await
-            .map_err(Error::from)
             .gql()?
-            .ok_or_else(|| gql(Error::NotFound(format!("user {id}"))))?;
-        u.active = active;
-        let u = rows::update_user(&st.db, u)
-            .await
-            .map_err(Error::from)
-            .gql()?;
-        st.access.changed_everywhere(&st.db).await;
-        Ok(u.into())
+            .into())
     }
 
     /// A personal access token for the caller (or, for organization admins, a
@@ -382,28 +289,32 @@ impl IdentityMutation {
             Some(sa) => {
                 check(ctx, "organization", "users.manage").await?;
                 let sa = parse_id(sa, "input.systemAccountId")?;
-                rows::system_account(&st.db, &sa.to_string())
-                    .await
-                    .map_err(Error::from)
-                    .gql()?
-                    .ok_or_else(|| gql(Error::NotFound(format!("system account {sa}"))))?;
-                insert_token(
-                    st,
+                id::system_account(&st.db, sa).await.gql()?;
+                Ok(id::create_token(
+                    &st.db,
                     &format!("sa:{sa}"),
-                    "system",
+                    TokenKind::System,
                     &input.name,
                     input.expires_in_days,
                 )
                 .await
-                .gql()
+                .gql()?
+                .into())
             }
             None => {
                 if c.user_id.is_none() {
                     return Err(forbidden());
                 }
-                insert_token(st, &c.member, "pat", &input.name, input.expires_in_days)
-                    .await
-                    .gql()
+                Ok(id::create_token(
+                    &st.db,
+                    &c.member,
+                    TokenKind::Personal,
+                    &input.name,
+                    input.expires_in_days,
+                )
+                .await
+                .gql()?
+                .into())
             }
         }
     }
@@ -413,10 +324,7 @@ impl IdentityMutation {
     async fn revoke_token(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         let c = caller(ctx)?;
         let st = state(ctx);
-        let t = rows::token(&st.db, id.as_str())
-            .await
-            .map_err(Error::from)
-            .gql()?;
+        let t = id::token(&st.db, id.as_str()).await.gql()?;
         let own = t.as_ref().is_some_and(|t| t.owner == c.member);
         if !own {
             check(ctx, "organization", "tokens.manage").await?;
@@ -424,7 +332,9 @@ impl IdentityMutation {
         if t.is_none() {
             return Err(gql(Error::NotFound(format!("token {}", id.as_str()))));
         }
-        revoke_token(st, id.as_str()).await.gql()?;
+        id::revoke_token(&st.db, &st.access, id.as_str())
+            .await
+            .gql()?;
         Ok(true)
     }
 
@@ -434,24 +344,12 @@ impl IdentityMutation {
         input: CreateSystemAccountInput,
     ) -> Result<SystemAccount> {
         check(ctx, "organization", "users.manage").await?;
-        name_ok("name", &input.name).gql()?;
-        crate::config::rules::check_text("description", &input.description, 1000).gql()?;
-        let m = rows::system_account::Model {
-            id: Uuid::new_v4().to_string(),
-            name: input.name,
-            description: input.description,
-            created_at: store::now_ms(),
-        };
-        rows::insert_system_account(&state(ctx).db, m.clone())
-            .await
-            .map_err(|e| {
-                Error::taken(
-                    e,
-                    Field::Input("name".into()),
-                    "a system account with this name exists",
-                )
-            })
-            .gql()?;
-        Ok(m.into())
+        let st = state(ctx);
+        Ok(
+            id::create_system_account(&st.db, input.name, input.description)
+                .await
+                .gql()?
+                .into(),
+        )
     }
 }

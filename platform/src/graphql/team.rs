@@ -7,9 +7,9 @@ use uuid::Uuid;
 use super::error::{Gql, gql};
 use super::guard::{check, parse_id, state};
 use crate::actors::team::TeamMsg;
+use crate::auth::identity::{self as id, TeamRecord};
 use crate::error::{Error, Field};
 use crate::state::AppState;
-use crate::store::identity as rows;
 
 #[derive(SimpleObject, Clone)]
 pub struct TeamRole {
@@ -31,15 +31,15 @@ pub struct Team {
     pub members: Vec<String>,
 }
 
-async fn team_out(st: &AppState, t: rows::team::Model) -> Result<Team, Error> {
-    let roles = rows::team_roles(&st.db, &t.id).await?;
-    let members = rows::team_members(&st.db, &t.id).await?;
+async fn team_out(st: &AppState, t: TeamRecord) -> Result<Team, Error> {
+    let v = id::team_view(&st.db, t).await?;
     Ok(Team {
-        id: ID(t.id),
-        name: t.name,
-        description: t.description,
-        predefined: t.predefined,
-        roles: roles
+        id: ID(v.team.id),
+        name: v.team.name,
+        description: v.team.description,
+        predefined: v.team.predefined,
+        roles: v
+            .roles
             .into_iter()
             .map(|r| TeamRole {
                 id: ID(r.id),
@@ -48,27 +48,8 @@ async fn team_out(st: &AppState, t: rows::team::Model) -> Result<Team, Error> {
                 scope: r.scope,
             })
             .collect(),
-        members: members.into_iter().map(|m| m.member).collect(),
+        members: v.members,
     })
-}
-
-pub async fn team_by_id(st: &AppState, id: Uuid) -> Result<rows::team::Model, Error> {
-    rows::team(&st.db, &id.to_string())
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("team {id}")))
-}
-
-/// A name (of a team, system account or token): 1 to 128 characters, none of
-/// them control characters.
-pub fn name_ok(field: &str, name: &str) -> Result<(), Error> {
-    let n = name.chars().count();
-    if n == 0 || n > 128 || name.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            Field::Input(field.to_string()),
-            "1 to 128 characters, no control characters",
-        ));
-    }
-    Ok(())
 }
 
 #[derive(Default)]
@@ -80,7 +61,7 @@ impl TeamQuery {
         check(ctx, "organization", "read").await?;
         let st = state(ctx);
         let mut out = Vec::new();
-        for t in rows::teams(&st.db, 1000).await.map_err(Error::from).gql()? {
+        for t in id::teams(&st.db, 1000).await.gql()? {
             out.push(team_out(st, t).await.gql()?);
         }
         Ok(out)
@@ -128,25 +109,9 @@ pub struct TeamMutation;
 impl TeamMutation {
     async fn create_team(&self, ctx: &Context<'_>, input: CreateTeamInput) -> Result<Team> {
         check(ctx, "organization", "teams.manage").await?;
-        name_ok("name", &input.name).gql()?;
-        crate::config::rules::check_text("description", &input.description, 1000).gql()?;
         let st = state(ctx);
-        let m = rows::team::Model {
-            id: Uuid::new_v4().to_string(),
-            name: input.name,
-            description: input.description,
-            predefined: false,
-            created_at: crate::store::now_ms(),
-        };
-        rows::insert_team(&st.db, m.clone())
+        let m = id::create_team(&st.db, input.name, input.description)
             .await
-            .map_err(|e| {
-                Error::taken(
-                    e,
-                    Field::Input("name".into()),
-                    "a team with this name exists",
-                )
-            })
             .gql()?;
         team_out(st, m).await.gql()
     }
@@ -156,7 +121,7 @@ impl TeamMutation {
         check(ctx, "organization", "teams.manage").await?;
         let st = state(ctx);
         let id = parse_id(&id, "id")?;
-        team_by_id(st, id).await.gql()?;
+        id::team(&st.db, id).await.gql()?;
         st.teams.call(id, TeamMsg::Delete).await.gql()?;
         Ok(true)
     }
@@ -165,7 +130,7 @@ impl TeamMutation {
         check(ctx, "organization", "teams.manage").await?;
         let st = state(ctx);
         let tid = parse_id(&input.team_id, "input.teamId")?;
-        let t = team_by_id(st, tid).await.gql()?;
+        let t = id::team(&st.db, tid).await.gql()?;
         let a = policies::Assignment {
             resource_type: input.resource_type,
             role: input.role,
@@ -181,11 +146,7 @@ impl TeamMutation {
     async fn remove_team_role(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         check(ctx, "organization", "teams.manage").await?;
         let st = state(ctx);
-        let role = rows::team_role(&st.db, id.as_str())
-            .await
-            .map_err(Error::from)
-            .gql()?
-            .ok_or_else(|| gql(Error::NotFound(format!("team role {}", id.as_str()))))?;
+        let role = id::team_role(&st.db, id.as_str()).await.gql()?;
         let tid = Uuid::parse_str(&role.team_id)
             .map_err(Error::internal)
             .gql()?;
@@ -214,7 +175,7 @@ async fn membership(
     check(ctx, "organization", "teams.manage").await?;
     let st = state(ctx);
     let tid = parse_id(&input.team_id, "input.teamId")?;
-    let t = team_by_id(st, tid).await.gql()?;
+    let t = id::team(&st.db, tid).await.gql()?;
     let m = member_of(input)?;
     st.teams.call(tid, |r| msg(m, r)).await.gql()?;
     team_out(st, t).await.gql()
