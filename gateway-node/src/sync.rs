@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use graphql_schema::operations::{CONFIG_UPDATES, HEARTBEAT};
 use graphql_schema::sync::{ApplyError, NodeReport, NodeState, NodeUpdate, RefusedConfig};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -272,9 +273,6 @@ impl SyncState {
     }
 }
 
-const SUBSCRIBE: &str = "subscription($v: Int!) { configUpdates(sinceVersion: $v) }";
-const HEARTBEAT: &str = "mutation($r: JSON!) { heartbeat(report: $r) }";
-
 /// One connection: until it fails or closes.
 async fn session(
     node: &Node,
@@ -348,7 +346,7 @@ async fn session(
     let mut sub = 0u64;
     let subscribe = |sub: u64, since: i64| {
         json!({"id": format!("sync-{sub}"), "type": "subscribe",
-               "payload": {"query": SUBSCRIBE, "variables": {"v": since}}})
+               "payload": {"query": CONFIG_UPDATES, "variables": {"sinceVersion": since}}})
     };
     let since = if state.base().hash.is_empty() {
         -1
@@ -370,7 +368,7 @@ async fn session(
             _ = hb.tick() => {
                 hb_n += 1;
                 ws.send(send(json!({"id": format!("hb-{hb_n}"), "type": "subscribe",
-                    "payload": {"query": HEARTBEAT, "variables": {"r": report(node, node_id, state, &opts.labels)}}})))
+                    "payload": {"query": HEARTBEAT, "variables": {"report": report(node, node_id, state, &opts.labels)}}})))
                     .await.map_err(|e| e.to_string())?;
             }
             m = ws.next() => {

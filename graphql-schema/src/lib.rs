@@ -7,6 +7,7 @@ pub mod deck;
 pub mod entity;
 pub mod error;
 pub mod fields;
+pub mod operations;
 pub mod plugin_config;
 pub mod secrets;
 pub mod sync;

@@ -521,7 +521,7 @@ async fn an_incompatible_node_is_listed_with_the_reason_and_gets_no_config() {
     let creds = p.node_creds(&cp, "old", &dir).await;
     let mut ws = raw_node(&p, &creds, "9.0.0").await;
     ws.send(tokio_tungstenite::tungstenite::Message::text(
-        json!({"id": "s", "type": "subscribe", "payload": {"query": "subscription { configUpdates(sinceVersion: -1) }"}}).to_string(),
+        json!({"id": "s", "type": "subscribe", "payload": {"query": graphql_schema::operations::CONFIG_UPDATES, "variables": {"sinceVersion": -1}}}).to_string(),
     ))
     .await
     .expect("subscribe");
@@ -544,7 +544,7 @@ async fn an_incompatible_node_is_listed_with_the_reason_and_gets_no_config() {
     // a node that asks from a version the log still holds gets the deltas after it
     let mut ws = raw_node(&p, &creds, env!("CARGO_PKG_VERSION")).await;
     ws.send(tokio_tungstenite::tungstenite::Message::text(
-        json!({"id": "s", "type": "subscribe", "payload": {"query": "subscription { configUpdates(sinceVersion: 5) }"}}).to_string(),
+        json!({"id": "s", "type": "subscribe", "payload": {"query": graphql_schema::operations::CONFIG_UPDATES, "variables": {"sinceVersion": 5}}}).to_string(),
     ))
     .await
     .expect("subscribe");
@@ -558,7 +558,7 @@ async fn an_incompatible_node_is_listed_with_the_reason_and_gets_no_config() {
     // one that fell behind the log gets a snapshot of version 7
     let mut ws = raw_node(&p, &creds, env!("CARGO_PKG_VERSION")).await;
     ws.send(tokio_tungstenite::tungstenite::Message::text(
-        json!({"id": "s", "type": "subscribe", "payload": {"query": "subscription { configUpdates(sinceVersion: 1) }"}}).to_string(),
+        json!({"id": "s", "type": "subscribe", "payload": {"query": graphql_schema::operations::CONFIG_UPDATES, "variables": {"sinceVersion": 1}}}).to_string(),
     ))
     .await
     .expect("subscribe");

@@ -59,7 +59,7 @@ async fn light_node(
     let id = uuid::Uuid::new_v4();
     ws.send(Message::text(json!({"type": "connection_init", "payload": {"node_id": id, "hostname": "light", "version": env!("CARGO_PKG_VERSION")}}).to_string())).await.expect("init");
     let _ack = ws.next().await;
-    ws.send(Message::text(json!({"id": "s", "type": "subscribe", "payload": {"query": "subscription { configUpdates(sinceVersion: -1) }"}}).to_string())).await.expect("sub");
+    ws.send(Message::text(json!({"id": "s", "type": "subscribe", "payload": {"query": graphql_schema::operations::CONFIG_UPDATES, "variables": {"sinceVersion": -1}}}).to_string())).await.expect("sub");
     while let Some(Ok(m)) = ws.next().await {
         if let Message::Text(t) = m {
             let len = t.len();

@@ -23,11 +23,15 @@ pub fn schema(deps: ClusterDeps) -> ClusterSchema {
         .finish()
 }
 
-/// The cluster schema's SDL (the snapshot in `graphql-schema/cluster.graphql`).
+/// The cluster schema without a connection's data: for its SDL (the snapshot
+/// in `graphql-schema/cluster.graphql`) and for validating the node's
+/// operations against it.
+pub fn unbound() -> ClusterSchema {
+    Schema::build(ClusterQuery, ClusterMutation, ClusterSubscription).finish()
+}
+
 pub fn sdl() -> String {
-    Schema::build(ClusterQuery, ClusterMutation, ClusterSubscription)
-        .finish()
-        .sdl()
+    unbound().sdl()
 }
 
 /// One connection's session data.
