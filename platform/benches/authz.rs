@@ -74,7 +74,16 @@ fn bench(c: &mut Criterion) {
             )
             .await
             .expect("caller");
-            black_box(shared.access.allowed(&c, "control-planes/x", "read").await)
+            black_box(
+                shared
+                    .access
+                    .allowed(
+                        &c,
+                        &policies::Resource::ControlPlane("x".into()),
+                        policies::Action::Read,
+                    )
+                    .await,
+            )
         })
     });
     let member = platform::auth::Caller {
@@ -89,7 +98,11 @@ fn bench(c: &mut Criterion) {
             black_box(
                 shared
                     .access
-                    .allowed(&member, "control-planes/plane-17", "entities.write.SERVICE")
+                    .allowed(
+                        &member,
+                        &policies::Resource::ControlPlane("plane-17".into()),
+                        policies::Action::EntitiesWrite("SERVICE"),
+                    )
                     .await,
             )
         })
@@ -122,6 +135,7 @@ fn bench(c: &mut Criterion) {
             tls: None,
             test_hooks: false,
             max_request_items: platform::graphql::limits::MAX_ITEMS,
+            cors_allowed_origins: Vec::new(),
         })
         .await
         .expect("platform");

@@ -52,6 +52,7 @@ async fn start(db: Option<String>) -> (Target, platform::cli::serve::Running) {
         tls: None,
         test_hooks: false,
         max_request_items: platform::graphql::limits::MAX_ITEMS,
+        cors_allowed_origins: Vec::new(),
     })
     .await
     .expect("platform starts");

@@ -127,6 +127,7 @@ fn main() {
         tls: None,
         test_hooks: false,
         max_request_items: platform::graphql::limits::MAX_ITEMS,
+        cors_allowed_origins: Vec::new(),
         })
         .await
         .expect("platform");

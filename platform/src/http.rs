@@ -20,6 +20,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
+use crate::auth::{Action, Resource};
 use crate::graphql::{PorticoSchema, limits};
 use crate::state::AppState;
 
@@ -40,15 +41,114 @@ struct App {
     max_items: usize,
 }
 
+/// The origins whose web pages may call the API (CORS), as given by
+/// `--cors-allowed-origins`: none by default; `*` for any.
+#[derive(Clone, Debug, Default)]
+pub struct CorsOrigins(Vec<String>);
+
+impl CorsOrigins {
+    /// Checks each origin (`scheme://host[:port]`, or `*`).
+    pub fn parse(origins: &[String]) -> anyhow::Result<CorsOrigins> {
+        let mut out = Vec::new();
+        for o in origins.iter().flat_map(|o| o.split(',')).map(str::trim) {
+            if o.is_empty() {
+                continue;
+            }
+            let o = o.trim_end_matches('/').to_ascii_lowercase();
+            let valid = o == "*"
+                || o.parse::<axum::http::Uri>().is_ok_and(|u| {
+                    matches!(u.scheme_str(), Some("http" | "https"))
+                        && u.host().is_some()
+                        && u.path_and_query()
+                            .is_none_or(|p| p.as_str() == "/" || p.as_str().is_empty())
+                });
+            if !valid {
+                anyhow::bail!(
+                    "--cors-allowed-origins: {o:?} is not an origin (scheme://host[:port], or *)"
+                );
+            }
+            out.push(o);
+        }
+        Ok(CorsOrigins(out))
+    }
+
+    fn allows(&self, origin: &str) -> bool {
+        let origin = origin.trim_end_matches('/').to_ascii_lowercase();
+        self.0.iter().any(|o| o == "*" || *o == origin)
+    }
+}
+
+/// CORS for the API: a preflight from an allowed origin is answered (bearer
+/// tokens in `Authorization`, never cookies: no `Allow-Credentials`), other
+/// origins get no CORS headers (and a 403 preflight), so browsers keep them out.
+async fn cors(
+    State(origins): State<Arc<CorsOrigins>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let Some(origin) = origin else {
+        return next.run(req).await;
+    };
+    let allowed = origins.allows(&origin);
+    let preflight = req.method() == axum::http::Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let mut resp = if preflight {
+        if !allowed {
+            return (StatusCode::FORBIDDEN, [(header::VARY, "Origin")]).into_response();
+        }
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        let h = r.headers_mut();
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            axum::http::HeaderValue::from_static("GET, POST, OPTIONS"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            axum::http::HeaderValue::from_static("authorization, content-type"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            axum::http::HeaderValue::from_static("600"),
+        );
+        r
+    } else {
+        next.run(req).await
+    };
+    let h = resp.headers_mut();
+    h.append(header::VARY, axum::http::HeaderValue::from_static("Origin"));
+    if allowed && let Ok(v) = axum::http::HeaderValue::from_str(&origin) {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+    }
+    resp
+}
+
 /// The admin API's routes.
-pub fn router(state: AppState, max_items: usize, test_hooks: bool) -> Router {
+pub fn router(
+    state: AppState,
+    max_items: usize,
+    test_hooks: bool,
+    cors_origins: CorsOrigins,
+) -> Router {
     let app = App {
         schema: crate::graphql::schema(state.clone()),
         state,
         max_items,
     };
-    let mut r = Router::new()
+    let api = Router::new()
         .route("/graphql", get(explorer).post(graphql))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(cors_origins),
+            cors,
+        ));
+    let mut r = Router::new()
+        .merge(api)
         .route("/graphql/assets/{file}", get(asset))
         .route("/graphql/ws", get(subscriptions))
         .route("/health", get(health))
@@ -329,7 +429,12 @@ async fn crash_control_plane(
     else {
         return unauthenticated();
     };
-    if !app.state.access.allowed(&c, "organization", "update").await {
+    if !app
+        .state
+        .access
+        .allowed(&c, &Resource::Organization, Action::Update)
+        .await
+    {
         return error_response(StatusCode::FORBIDDEN, "FORBIDDEN", "not allowed");
     }
     let Some(id) = uuid::Uuid::parse_str(&id).ok() else {

@@ -129,7 +129,7 @@ async fn update_and_delete_control_planes() {
     );
     let r = run(
         &s,
-        "mutation($id: ID!) { deleteControlPlane(input: {id: $id}) { id } }",
+        "mutation($id: ID!) { deleteControlPlane(input: {id: $id}) { deletedControlPlaneId } }",
         json!({"id": id}),
     )
     .await;

@@ -10,6 +10,10 @@
 //! `entities.write.<KIND>`, and on the organization `users.manage`,
 //! `teams.manage`, `tokens.manage`, `audit.read`.
 
+mod vocab;
+
+pub use vocab::{Action, Resource, ResourceType, RoleName};
+
 use casbin::{CachedApi, CachedEnforcer, CoreApi, DefaultModel, MemoryAdapter, MgmtApi, RbacApi};
 
 pub const MODEL: &str = include_str!("../rules/model.conf");
@@ -226,6 +230,11 @@ impl Authorizer {
     /// Whether `member` may do `action` on `object`.
     pub fn allowed(&self, member: &str, object: &str, action: &str) -> bool {
         self.e.enforce((member, object, action)).unwrap_or(false)
+    }
+
+    /// Whether `member` may do `action` on `resource`.
+    pub fn permits(&self, member: &str, resource: &Resource, action: Action) -> bool {
+        self.allowed(member, &resource.object(), &action.name())
     }
 }
 

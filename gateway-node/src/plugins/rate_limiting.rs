@@ -205,7 +205,7 @@ impl RateLimiting {
             })
             .collect();
         let redis = if cfg.policy == "redis" {
-            let r = cfg.redis();
+            let r = cfg.effective_redis();
             Some(RedisTarget::new(
                 r.host.as_deref().unwrap_or_default(),
                 r.port,

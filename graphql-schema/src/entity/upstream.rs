@@ -57,6 +57,11 @@ pub enum HashOn {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "Healthchecks")
+)]
 pub struct Healthchecks {
     pub active: ActiveHealthcheck,
     pub passive: PassiveHealthcheck,
@@ -75,8 +80,14 @@ impl Default for Healthchecks {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "ActiveHealthcheck")
+)]
 pub struct ActiveHealthcheck {
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "graphql", graphql(name = "type"))]
     pub kind: String,
     pub timeout: f64,
     pub concurrency: u32,
@@ -106,6 +117,11 @@ impl Default for ActiveHealthcheck {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "ActiveHealthy")
+)]
 pub struct ActiveHealthy {
     pub interval: f64,
     pub http_statuses: Vec<u16>,
@@ -124,6 +140,11 @@ impl Default for ActiveHealthy {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "ActiveUnhealthy")
+)]
 pub struct ActiveUnhealthy {
     pub interval: f64,
     pub http_statuses: Vec<u16>,
@@ -146,8 +167,14 @@ impl Default for ActiveUnhealthy {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "PassiveHealthcheck")
+)]
 pub struct PassiveHealthcheck {
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "graphql", graphql(name = "type"))]
     pub kind: String,
     pub healthy: PassiveHealthy,
     pub unhealthy: PassiveUnhealthy,
@@ -165,6 +192,11 @@ impl Default for PassiveHealthcheck {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "PassiveHealthy")
+)]
 pub struct PassiveHealthy {
     pub http_statuses: Vec<u16>,
     pub successes: u32,
@@ -184,6 +216,11 @@ impl Default for PassiveHealthy {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "PassiveUnhealthy")
+)]
 pub struct PassiveUnhealthy {
     pub http_statuses: Vec<u16>,
     pub tcp_failures: u32,

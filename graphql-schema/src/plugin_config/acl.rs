@@ -7,6 +7,11 @@ use crate::error::{Errors, Path};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "AclConfig")
+)]
 pub struct AclConfig {
     pub allow: Option<Vec<String>>,
     pub deny: Option<Vec<String>>,

@@ -7,6 +7,11 @@ use super::CheckConfig;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "BasicAuthConfig")
+)]
 pub struct BasicAuthConfig {
     pub anonymous: Option<String>,
     pub hide_credentials: bool,

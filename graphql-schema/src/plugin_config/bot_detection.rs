@@ -8,6 +8,11 @@ use crate::error::{Errors, Path};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "BotDetectionConfig")
+)]
 pub struct BotDetectionConfig {
     /// Regexes for User-Agents let through (checked first).
     pub allow: Vec<String>,

@@ -8,6 +8,11 @@ use crate::error::{Errors, Path};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "CorrelationIdConfig")
+)]
 pub struct CorrelationIdConfig {
     pub header_name: String,
     pub generator: String,

@@ -7,6 +7,11 @@ use crate::error::{Errors, Path};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "CorsConfig")
+)]
 pub struct CorsConfig {
     /// `*`, exact origins, or regexes (anything that is not a plain origin).
     pub origins: Option<Vec<String>>,

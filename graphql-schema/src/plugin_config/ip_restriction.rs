@@ -8,6 +8,11 @@ use crate::error::{Errors, Path};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[derive(Default)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "IpRestrictionConfig")
+)]
 pub struct IpRestrictionConfig {
     pub allow: Option<Vec<String>>,
     pub deny: Option<Vec<String>>,

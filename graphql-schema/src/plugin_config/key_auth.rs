@@ -8,6 +8,11 @@ use crate::error::{Errors, Path};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "KeyAuthConfig")
+)]
 pub struct KeyAuthConfig {
     pub key_names: Vec<String>,
     pub hide_credentials: bool,
@@ -26,6 +31,11 @@ pub struct KeyAuthConfig {
 /// One entry of Konnect's `identity_realms`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "KeyAuthIdentityRealm")
+)]
 pub struct IdentityRealm {
     pub scope: String,
     pub id: Option<String>,

@@ -10,6 +10,11 @@ use crate::error::{Errors, Path};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "FileLogConfig")
+)]
 pub struct FileLogConfig {
     pub path: Option<String>,
     pub reopen: bool,
@@ -51,6 +56,11 @@ impl CheckConfig for FileLogConfig {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "HttpLogQueue")
+)]
 pub struct QueueConfig {
     pub max_batch_size: u32,
     pub max_coalescing_delay: f64,
@@ -81,6 +91,11 @@ impl Default for QueueConfig {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "HttpLogConfig")
+)]
 pub struct HttpLogConfig {
     pub http_endpoint: Option<String>,
     pub method: String,

@@ -9,6 +9,11 @@ use super::CheckConfig;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "PrometheusConfig")
+)]
 pub struct PrometheusConfig {
     pub per_consumer: bool,
     pub status_code_metrics: bool,

@@ -10,6 +10,11 @@ use crate::error::{Errors, Path};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "ProxyCacheConfig")
+)]
 pub struct ProxyCacheConfig {
     pub response_code: Vec<u16>,
     pub request_method: Vec<String>,
@@ -29,6 +34,11 @@ pub struct ProxyCacheConfig {
 /// keeps its cache in the node's own memory, so the name has no effect.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "ProxyCacheMemory")
+)]
 pub struct MemoryConfig {
     pub dictionary_name: String,
 }

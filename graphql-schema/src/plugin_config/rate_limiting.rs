@@ -10,6 +10,11 @@ use crate::error::{Errors, Path};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "RateLimitingConfig")
+)]
 pub struct RateLimitingConfig {
     pub second: Option<f64>,
     pub minute: Option<f64>,
@@ -44,6 +49,11 @@ pub struct RateLimitingConfig {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "RateLimitingRedis")
+)]
 pub struct RedisConfig {
     pub host: Option<String>,
     pub port: u16,
@@ -138,7 +148,7 @@ impl RateLimitingConfig {
     }
 
     /// The Redis settings, with Kong's older flat fields folded in.
-    pub fn redis(&self) -> RedisConfig {
+    pub fn effective_redis(&self) -> RedisConfig {
         let mut r = self.redis.clone();
         if let Some(h) = &self.redis_host {
             r.host = Some(h.clone());
@@ -225,7 +235,7 @@ impl CheckConfig for RateLimitingConfig {
         match self.policy.as_str() {
             "local" => {}
             "redis" => {
-                let r = self.redis();
+                let r = self.effective_redis();
                 if r.host.is_none() {
                     errors.add(
                         path.field("redis").field("host"),
@@ -261,7 +271,7 @@ impl CheckConfig for RateLimitingConfig {
                 "sync_rate must be greater than 0.02, or -1 to disable",
             );
         }
-        self.redis().check(&path.field("redis"), errors);
+        self.effective_redis().check(&path.field("redis"), errors);
         if !(100.0..=599.0).contains(&self.error_code) {
             errors.add(
                 path.field("error_code"),

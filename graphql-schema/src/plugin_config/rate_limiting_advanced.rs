@@ -23,6 +23,11 @@ pub const IDENTIFIERS: &[&str] = &[
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "RateLimitingAdvancedConfig")
+)]
 pub struct RateLimitingAdvancedConfig {
     pub identifier: String,
     /// Several identifiers combined into one key; used instead of `identifier`
@@ -88,6 +93,11 @@ impl Default for RateLimitingAdvancedConfig {
 /// Sentinel, Cluster and cloud authentication are refused.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "RateLimitingAdvancedRedis")
+)]
 pub struct RlaRedisConfig {
     pub host: Option<String>,
     pub port: u16,
@@ -241,6 +251,11 @@ impl RlaRedisConfig {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "RateLimitingAdvancedThrottling")
+)]
 pub struct ThrottlingConfig {
     pub enabled: bool,
     pub interval: f64,

@@ -7,6 +7,11 @@ use crate::error::{Errors, Path};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "RequestSizeLimitingConfig")
+)]
 pub struct RequestSizeLimitingConfig {
     pub allowed_payload_size: f64,
     pub size_unit: String,

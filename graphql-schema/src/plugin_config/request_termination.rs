@@ -7,6 +7,11 @@ use crate::error::{Errors, Path};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "RequestTerminationConfig")
+)]
 pub struct RequestTerminationConfig {
     pub status_code: i64,
     pub message: Option<String>,

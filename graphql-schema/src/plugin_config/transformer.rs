@@ -11,6 +11,11 @@ use crate::error::{Errors, Path};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "RequestTransformerParts")
+)]
 pub struct RequestParts {
     pub headers: Vec<String>,
     pub querystring: Vec<String>,
@@ -19,6 +24,11 @@ pub struct RequestParts {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "RequestTransformerReplace")
+)]
 pub struct RequestReplace {
     pub headers: Vec<String>,
     pub querystring: Vec<String>,
@@ -28,6 +38,11 @@ pub struct RequestReplace {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "RequestTransformerConfig")
+)]
 pub struct RequestTransformerConfig {
     pub http_method: Option<String>,
     pub remove: RequestParts,
@@ -39,6 +54,11 @@ pub struct RequestTransformerConfig {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "ResponseTransformerParts")
+)]
 pub struct ResponseParts {
     pub headers: Vec<String>,
     pub json: Vec<String>,
@@ -47,6 +67,11 @@ pub struct ResponseParts {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "ResponseTransformerRemove")
+)]
 pub struct ResponseRemove {
     pub headers: Vec<String>,
     pub json: Vec<String>,
@@ -54,6 +79,11 @@ pub struct ResponseRemove {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "ResponseTransformerConfig")
+)]
 pub struct ResponseTransformerConfig {
     pub remove: ResponseRemove,
     pub rename: ResponseRemove,

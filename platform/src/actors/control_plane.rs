@@ -142,6 +142,7 @@ pub async fn load_view(deps: &Deps, id: Uuid) -> Result<View, Error> {
         hash,
         invalid,
         next_seq,
+        typed: Arc::default(),
     })
 }
 
@@ -301,6 +302,7 @@ impl ControlPlaneState {
         .await?;
         let mut v = self.view.clone();
         v.records = Arc::new(change.records);
+        v.typed = Arc::default();
         v.version = version;
         v.hash = change.hash;
         v.invalid = None;

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use policies::{Action, Resource};
 use sea_orm::DatabaseConnection;
 
 use super::Caller;
@@ -75,8 +76,8 @@ impl Access {
     }
 
     /// Whether `c` may do `action` on `object`.
-    pub async fn allowed(&self, c: &Caller, object: &str, action: &str) -> bool {
-        self.authz.read().await.allowed(&c.member, object, action)
+    pub async fn allowed(&self, c: &Caller, resource: &Resource, action: Action) -> bool {
+        self.authz.read().await.permits(&c.member, resource, action)
     }
 
     /// A filter over many objects: one read lock for all of them.
@@ -84,13 +85,13 @@ impl Access {
         &self,
         c: &Caller,
         items: impl IntoIterator<Item = T>,
-        object: impl Fn(&T) -> String,
-        action: &str,
+        resource: impl Fn(&T) -> Resource,
+        action: Action,
     ) -> Vec<T> {
         let a = self.authz.read().await;
         items
             .into_iter()
-            .filter(|t| a.allowed(&c.member, &object(t), action))
+            .filter(|t| a.permits(&c.member, &resource(t), action))
             .collect()
     }
 

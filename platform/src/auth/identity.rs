@@ -9,13 +9,16 @@ use super::{Access, passwords, tokens};
 use crate::error::{Error, Field};
 use crate::store::{self, identity as rows};
 
-pub use rows::AuditFilter;
 pub use rows::api_token::Model as TokenRecord;
 pub use rows::audit::Model as AuditRecord;
 pub use rows::system_account::Model as SystemAccountRecord;
 pub use rows::team::Model as TeamRecord;
 pub use rows::team_role::Model as TeamRoleRecord;
 pub use rows::user::Model as UserRecord;
+pub use rows::{AuditFilter, AuditWindow};
+
+/// No limit (the database's largest): lists the API pages itself.
+const ALL: u64 = i64::MAX as u64;
 
 /// A name (of a team, system account or token): 1 to 128 characters, none of
 /// them control characters.
@@ -34,8 +37,9 @@ pub async fn user(db: &DatabaseConnection, id: Uuid) -> Result<Option<UserRecord
     Ok(rows::user(db, &id.to_string()).await?)
 }
 
-pub async fn users(db: &DatabaseConnection, limit: u64) -> Result<Vec<UserRecord>, Error> {
-    Ok(rows::users(db, limit).await?)
+/// Every user (an organization's people: paged by the API).
+pub async fn users(db: &DatabaseConnection) -> Result<Vec<UserRecord>, Error> {
+    Ok(rows::users(db, ALL).await?)
 }
 
 /// A new user who sets a password with the returned invitation token.
@@ -178,9 +182,8 @@ pub async fn token(db: &DatabaseConnection, id: &str) -> Result<Option<TokenReco
 pub async fn personal_tokens(
     db: &DatabaseConnection,
     owner: &str,
-    limit: u64,
 ) -> Result<Vec<TokenRecord>, Error> {
-    Ok(rows::tokens_of(db, owner, TokenKind::Personal.stored(), limit).await?)
+    Ok(rows::tokens_of(db, owner, TokenKind::Personal.stored(), ALL).await?)
 }
 
 /// Revokes a token; it is refused from the next request on, on every replica.
@@ -190,11 +193,8 @@ pub async fn revoke_token(db: &DatabaseConnection, access: &Access, id: &str) ->
     Ok(())
 }
 
-pub async fn system_accounts(
-    db: &DatabaseConnection,
-    limit: u64,
-) -> Result<Vec<SystemAccountRecord>, Error> {
-    Ok(rows::system_accounts(db, limit).await?)
+pub async fn system_accounts(db: &DatabaseConnection) -> Result<Vec<SystemAccountRecord>, Error> {
+    Ok(rows::system_accounts(db, ALL).await?)
 }
 
 pub async fn system_account(
@@ -258,8 +258,8 @@ pub async fn team_view(db: &DatabaseConnection, team: TeamRecord) -> Result<Team
     })
 }
 
-pub async fn teams(db: &DatabaseConnection, limit: u64) -> Result<Vec<TeamRecord>, Error> {
-    Ok(rows::teams(db, limit).await?)
+pub async fn teams(db: &DatabaseConnection) -> Result<Vec<TeamRecord>, Error> {
+    Ok(rows::teams(db, ALL).await?)
 }
 
 pub async fn team_role(db: &DatabaseConnection, id: &str) -> Result<TeamRoleRecord, Error> {
@@ -293,12 +293,14 @@ pub async fn create_team(
     Ok(m)
 }
 
-/// A page of the audit log, newest first, and how many entries match in all.
-pub async fn audit_page(
+/// A window of the audit log, newest first.
+pub async fn audit_window(
     db: &DatabaseConnection,
     filter: AuditFilter,
-    offset: u64,
-    limit: u64,
-) -> Result<(Vec<AuditRecord>, u64), Error> {
-    Ok(rows::audit_page(db, filter, offset, limit).await?)
+    after: Option<String>,
+    before: Option<String>,
+    size: u64,
+    from_end: bool,
+) -> Result<AuditWindow, Error> {
+    Ok(rows::audit_window(db, filter, after, before, size, from_end).await?)
 }

@@ -36,7 +36,9 @@ pub struct Caller {
 #[derive(Clone, Debug)]
 pub struct SourceIp(pub Option<String>);
 
-/// The authorization object of a control plane.
-pub fn plane(id: Uuid) -> String {
-    format!("control-planes/{id}")
+pub use policies::{Action, Resource};
+
+/// The authorization resource of a control plane.
+pub fn plane(id: Uuid) -> Resource {
+    Resource::ControlPlane(id.to_string())
 }

@@ -83,6 +83,14 @@ enum Cmd {
         /// Host names (and IPs) in the cluster endpoint's certificate.
         #[arg(long = "cluster-hostname", default_values = ["localhost", "127.0.0.1"])]
         cluster_hostnames: Vec<String>,
+        /// Origins (scheme://host[:port], comma-separated, or *) whose web pages
+        /// may call the API with a bearer token (CORS). None by default.
+        #[arg(
+            long = "cors-allowed-origins",
+            env = "PORTICO_CORS_ALLOWED_ORIGINS",
+            value_delimiter = ','
+        )]
+        cors_allowed_origins: Vec<String>,
     },
     /// Everything on one machine: the platform on SQLite, an embedded gateway node
     /// connected through the cluster protocol, a demo upstream and control plane.
@@ -103,6 +111,13 @@ enum Cmd {
         /// The built-in demo upstream.
         #[arg(long = "echo-listen", default_value = "127.0.0.1:9000")]
         echo_listen: std::net::SocketAddr,
+        /// Origins whose web pages may call the API (CORS); none by default.
+        #[arg(
+            long = "cors-allowed-origins",
+            env = "PORTICO_CORS_ALLOWED_ORIGINS",
+            value_delimiter = ','
+        )]
+        cors_allowed_origins: Vec<String>,
     },
     /// Make a control plane match a decK file, in one transaction. Prints the plan.
     Apply {
@@ -149,6 +164,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             cluster_hostnames,
             change_log_retention,
             audit_webhook,
+            cors_allowed_origins,
         } => {
             let r = serve::start(serve::Options {
                 listen,
@@ -162,6 +178,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 tls: tls_cert.zip(tls_key),
                 test_hooks,
                 max_request_items,
+                cors_allowed_origins,
             })
             .await?;
             if let Some(c) = r.cluster_addr {
@@ -186,6 +203,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             proxy_listen_tls,
             status_listen,
             echo_listen,
+            cors_allowed_origins,
         } => {
             up::up(up::UpOptions {
                 data_dir,
@@ -195,6 +213,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 proxy_listen_tls,
                 status_listen,
                 echo_listen,
+                cors_allowed_origins,
             })
             .await?;
             Ok(0)

@@ -32,6 +32,8 @@ pub struct Options {
     pub test_hooks: bool,
     /// Items (entities, rows, nodes) one request may return in all.
     pub max_request_items: usize,
+    /// Origins whose web pages may call the API (CORS); none by default.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 /// A running platform (for tests and `portico up`).
@@ -125,7 +127,8 @@ pub async fn start(opts: Options) -> anyhow::Result<Running> {
     if url.starts_with("postgres") {
         crate::replicas::listen(state.clone(), url.clone());
     }
-    let router = http::router(state.clone(), opts.max_request_items, opts.test_hooks);
+    let cors = http::CorsOrigins::parse(&opts.cors_allowed_origins)?;
+    let router = http::router(state.clone(), opts.max_request_items, opts.test_hooks, cors);
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(|e| {

@@ -17,6 +17,7 @@ pub struct UpOptions {
     pub proxy_listen_tls: SocketAddr,
     pub status_listen: SocketAddr,
     pub echo_listen: SocketAddr,
+    pub cors_allowed_origins: Vec<String>,
 }
 
 const DEMO: &str = "default";
@@ -45,6 +46,7 @@ pub async fn up(o: UpOptions) -> anyhow::Result<()> {
         tls: None,
         test_hooks: false,
         max_request_items: crate::graphql::limits::MAX_ITEMS,
+        cors_allowed_origins: o.cors_allowed_origins.clone(),
     })
     .await?;
     let cluster = running

@@ -9,6 +9,7 @@ pub mod change;
 pub mod document;
 pub mod plan;
 pub mod rules;
+pub mod typed;
 pub mod view;
 
 pub use cascade::cascade;

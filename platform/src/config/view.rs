@@ -3,12 +3,13 @@
 //! subscribers receive).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::typed::Typed;
 use super::{Kind, Record};
 
 /// One control plane, as readers see it.
@@ -29,6 +30,8 @@ pub struct View {
     pub invalid: Option<String>,
     /// The creation order the next entity gets.
     pub next_seq: i64,
+    /// The typed config, built on first use (reset whenever `records` change).
+    pub typed: Arc<OnceLock<Arc<Typed>>>,
 }
 
 impl View {
@@ -41,6 +44,13 @@ impl View {
             .collect();
         v.sort_by_key(|r| r.seq);
         v
+    }
+
+    /// The typed config of this version (built once, then shared).
+    pub fn typed(&self) -> Arc<Typed> {
+        self.typed
+            .get_or_init(|| Arc::new(Typed::build(&self.records)))
+            .clone()
     }
 
     /// The decK document; with secrets only for nodes.

@@ -3,42 +3,73 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
 
-use super::connection::PageInfo;
+use super::connection::{CursorKey, Page, PageInfo, Paging, connection, datetime};
 use super::error::Gql;
 use super::guard::{check, state};
 use crate::auth::audit::Entry;
-use crate::auth::identity::{AuditFilter as Filter, audit_page};
+use crate::auth::identity::{AuditFilter as Filter, audit_window};
+use crate::auth::{Action, Resource};
 use crate::auth::{Caller, SourceIp};
 use crate::state::AppState;
+
+/// How a recorded operation ended.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AuditResult {
+    Ok,
+    /// Not allowed (or rate limited).
+    Denied,
+    /// No valid credentials.
+    Unauthenticated,
+    /// Invalid input or a failure.
+    Error,
+}
+
+impl AuditResult {
+    fn as_str(self) -> &'static str {
+        match self {
+            AuditResult::Ok => "ok",
+            AuditResult::Denied => "denied",
+            AuditResult::Unauthenticated => "unauthenticated",
+            AuditResult::Error => "error",
+        }
+    }
+
+    fn parse(s: &str) -> AuditResult {
+        match s {
+            "ok" => AuditResult::Ok,
+            "denied" => AuditResult::Denied,
+            "unauthenticated" => AuditResult::Unauthenticated,
+            _ => AuditResult::Error,
+        }
+    }
+}
 
 #[derive(SimpleObject, Clone)]
 pub struct AuditEntry {
     pub id: ID,
-    pub at: i64,
+    pub at: DateTime<Utc>,
+    /// `user:<id>`, `sa:<id>`, or the email tried at a login.
     pub actor: String,
+    /// The mutation (or `login`).
     pub action: String,
     pub target: Option<String>,
-    pub result: String,
+    pub result: AuditResult,
     pub source_ip: Option<String>,
     pub detail: Option<String>,
 }
 
-#[derive(SimpleObject)]
-pub struct AuditConnection {
-    pub nodes: Vec<AuditEntry>,
-    pub total_count: u64,
-    pub page_info: PageInfo,
-}
+connection!(AuditConnection, AuditEdge, AuditEntry);
 
 #[derive(InputObject, Default)]
 pub struct AuditFilter {
     pub actor: Option<String>,
     pub action: Option<String>,
-    pub result: Option<String>,
-    /// Entries at or after this time (Unix ms).
-    pub since: Option<i64>,
+    pub result: Option<AuditResult>,
+    /// Entries at or after this time.
+    pub since: Option<DateTime<Utc>>,
 }
 
 #[derive(Default)]
@@ -53,50 +84,64 @@ impl AuditQuery {
         filter: Option<AuditFilter>,
         first: Option<i32>,
         after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
     ) -> Result<AuditConnection> {
-        check(ctx, "organization", "audit.read").await?;
+        check(ctx, &Resource::Organization, Action::AuditRead).await?;
         let f = filter.unwrap_or_default();
-        let first = first.unwrap_or(100).clamp(0, 1000) as u64;
-        let offset: u64 = after.and_then(|a| a.parse().ok()).unwrap_or(0);
-        let (rows, total) = audit_page(
+        let p = Paging::new(first, after, last, before);
+        let (size, from_end) = p.size().gql()?;
+        let after = p.after_key::<String>().gql()?;
+        let before = p.before_key::<String>().gql()?;
+        let w = audit_window(
             &state(ctx).db,
             Filter {
                 actor: f.actor,
                 action: f.action,
-                result: f.result,
-                since: f.since,
+                result: f.result.map(|r| r.as_str().to_string()),
+                since: f.since.map(|t| t.timestamp_millis()),
             },
-            offset,
-            first,
+            after,
+            before,
+            size as u64,
+            from_end,
         )
         .await
         .gql()?;
-        super::limits::charge(ctx, rows.len())?;
-        let end = offset + rows.len() as u64;
-        Ok(AuditConnection {
-            nodes: rows
-                .into_iter()
-                .map(|r| AuditEntry {
-                    id: ID(r.id),
-                    at: r.at,
-                    actor: r.actor,
-                    action: r.action,
-                    target: r.target,
-                    result: r.result,
-                    source_ip: r.source_ip,
-                    detail: r.detail,
-                })
-                .collect(),
-            total_count: total,
-            page_info: PageInfo {
-                has_next_page: end < total,
-                end_cursor: Some(end.to_string()),
+        super::limits::charge(ctx, w.rows.len())?;
+        let items: Vec<(String, AuditEntry)> = w
+            .rows
+            .into_iter()
+            .map(|r| {
+                (
+                    r.id.cursor(),
+                    AuditEntry {
+                        id: ID(r.id),
+                        at: datetime(r.at),
+                        actor: r.actor,
+                        action: r.action,
+                        target: r.target,
+                        result: AuditResult::parse(&r.result),
+                        source_ip: r.source_ip,
+                        detail: r.detail,
+                    },
+                )
+            })
+            .collect();
+        Ok(Page {
+            info: PageInfo {
+                has_next_page: w.has_next,
+                has_previous_page: w.has_previous,
+                start_cursor: items.first().map(|(c, _)| c.clone()),
+                end_cursor: items.last().map(|(c, _)| c.clone()),
             },
-        })
+            items,
+            total: w.total as usize,
+        }
+        .into())
     }
 }
 
-// ---------------------------------------------------------------------------
 // the audit extension: every mutation, with who, what, target and result
 
 pub struct AuditExtension;

@@ -3,14 +3,18 @@
 //! back), from the change stream the nodes use too; never with secrets; ending
 //! when the caller loses access.
 
-use async_graphql::{Context, Enum, ID, Json, Result, SimpleObject, Subscription};
+use async_graphql::{ComplexObject, Context, Enum, ID, Json, Result, SimpleObject, Subscription};
+use chrono::{DateTime, Utc};
 use futures_util::Stream;
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::config::{ConfigSnapshot, snapshot};
+use super::connection::datetime;
+use super::entities::GatewayEntity;
 use super::error::Gql;
 use super::guard::{caller, check, parse_id, state};
+use crate::auth::Action;
 use crate::auth::{self, Caller};
 use crate::cluster::stream::{ChangeStream, Item};
 use crate::config::{ChangeEvent, ChangeOp, Kind};
@@ -25,15 +29,34 @@ pub enum ChangeOpOut {
 
 /// One entity's part of a committed change.
 #[derive(SimpleObject, Clone)]
-#[graphql(name = "EntityChange")]
+#[graphql(name = "EntityChange", complex)]
 pub struct EntityChangeOut {
     pub op: ChangeOpOut,
     pub kind: Kind,
-    pub id: Uuid,
+    pub id: ID,
     /// Creation order of the entity.
     pub seq: i64,
-    /// The entity after the change; null for deletes. Never with secrets.
+    /// The entity after the change in Kong's JSON form; null for deletes. Never
+    /// with secrets.
     pub data: Option<Json<Value>>,
+    #[graphql(skip)]
+    pub plane: Uuid,
+    #[graphql(skip)]
+    pub entity_id: Uuid,
+}
+
+#[ComplexObject]
+impl EntityChangeOut {
+    /// The entity, typed, as the control plane has it now (null for a delete,
+    /// or once it is deleted).
+    async fn entity(&self, ctx: &Context<'_>) -> Option<GatewayEntity> {
+        if self.op == ChangeOpOut::Delete {
+            return None;
+        }
+        let v = state(ctx).planes.view(self.plane)?;
+        let r = v.records.get(&self.entity_id)?;
+        Some(GatewayEntity::of(&v, r))
+    }
 }
 
 /// One committed version, or a snapshot when the change log no longer covers the
@@ -43,7 +66,7 @@ pub struct ConfigChange {
     pub control_plane_id: ID,
     pub version: i64,
     pub hash: String,
-    pub at: i64,
+    pub at: DateTime<Utc>,
     pub changes: Vec<EntityChangeOut>,
     pub snapshot: Option<ConfigSnapshot>,
 }
@@ -54,7 +77,7 @@ impl From<&ChangeEvent> for ConfigChange {
             control_plane_id: ID(e.control_plane_id.to_string()),
             version: e.version,
             hash: e.hash.clone(),
-            at: e.at,
+            at: datetime(e.at),
             // API readers never see secrets
             changes: e
                 .changes
@@ -65,8 +88,10 @@ impl From<&ChangeEvent> for ConfigChange {
                         ChangeOp::Delete => ChangeOpOut::Delete,
                     },
                     kind: c.kind,
-                    id: c.id,
+                    id: ID(c.id.to_string()),
                     seq: c.seq,
+                    plane: e.control_plane_id,
+                    entity_id: c.id,
                     data: c
                         .data
                         .as_ref()
@@ -86,7 +111,7 @@ impl From<&Item> for ConfigChange {
                 control_plane_id: ID(v.id.to_string()),
                 version: v.version,
                 hash: v.hash.clone(),
-                at: v.updated_at,
+                at: datetime(v.updated_at),
                 changes: Vec::new(),
                 snapshot: Some(snapshot(v)),
             },
@@ -96,7 +121,9 @@ impl From<&Item> for ConfigChange {
 
 /// Whether a subscriber may still read a plane (its token and user still good).
 pub async fn still_allowed(st: &AppState, c: &Caller, plane: Uuid) -> bool {
-    st.access.allowed(c, &auth::plane(plane), "read").await
+    st.access
+        .allowed(c, &auth::plane(plane), Action::Read)
+        .await
         && auth::tokens::still_valid(&st.db, c).await
 }
 
@@ -114,7 +141,7 @@ impl ConfigSubscription {
         since_version: Option<i64>,
     ) -> Result<impl Stream<Item = ConfigChange> + use<>> {
         let id = parse_id(&control_plane_id, "controlPlaneId")?;
-        check(ctx, &auth::plane(id), "read").await?;
+        check(ctx, &auth::plane(id), Action::Read).await?;
         let c = caller(ctx)?.clone();
         let st = state(ctx).clone();
         super::control_plane::plane(ctx, id)?;

@@ -4,12 +4,15 @@
 //! to readers. (The `configChanges` subscription is in `changes.rs`.)
 
 use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::connection::{connection, datetime};
 use super::error::{Gql, gql};
 use super::guard::{caller, check, parse_id, plane_by_ref_checked, state};
 use crate::auth;
+use crate::auth::Action;
 use crate::config::{KINDS, Kind, Op, Plan, PlanItem, Record, View};
 use crate::error::{Error, Field};
 
@@ -24,8 +27,11 @@ pub struct ConfigEntity {
     pub tags: Vec<String>,
     /// The entity's fields as Kong names them; references are `{"id": ...}`.
     pub data: Json<Value>,
-    pub created_at: i64,
-    pub updated_at: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Creation order (the list's sort key).
+    #[graphql(skip)]
+    pub seq: i64,
 }
 
 impl ConfigEntity {
@@ -37,18 +43,14 @@ impl ConfigEntity {
             name: r.name(),
             tags: r.tags(),
             data: Json(r.public_data()),
-            created_at: r.created_at,
-            updated_at: r.updated_at,
+            created_at: datetime(r.created_at),
+            updated_at: datetime(r.updated_at),
+            seq: r.seq,
         }
     }
 }
 
-#[derive(SimpleObject)]
-pub struct ConfigEntityConnection {
-    pub nodes: Vec<ConfigEntity>,
-    pub page_info: super::connection::PageInfo,
-    pub total_count: usize,
-}
+connection!(ConfigEntityConnection, ConfigEntityEdge, ConfigEntity);
 
 /// The full config of a plane at a version.
 #[derive(SimpleObject, Clone)]
@@ -82,7 +84,7 @@ pub struct PlanOut {
 #[graphql(name = "PlanItem")]
 pub struct PlanItemOut {
     pub kind: Kind,
-    pub id: Uuid,
+    pub id: ID,
     pub name: Option<String>,
 }
 
@@ -90,7 +92,7 @@ impl From<&PlanItem> for PlanItemOut {
     fn from(i: &PlanItem) -> PlanItemOut {
         PlanItemOut {
             kind: i.kind,
-            id: i.id,
+            id: ID(i.id.to_string()),
             name: i.name.clone(),
         }
     }
@@ -133,9 +135,8 @@ pub struct ApplyResult {
 }
 
 #[derive(InputObject)]
-pub struct DeleteInput {
-    /// For entities: the control plane they belong to.
-    pub control_plane_id: Option<ID>,
+pub struct DeleteEntityByIdInput {
+    pub control_plane_id: ID,
     pub id: ID,
 }
 
@@ -143,10 +144,10 @@ pub struct DeleteInput {
 #[derive(SimpleObject)]
 pub struct Deleted {
     pub id: ID,
-    /// The config version after the delete (control planes: none).
-    pub config_version: Option<i64>,
+    /// The config version after the delete.
+    pub config_version: i64,
     /// Everything removed (cascaded plugins, credentials, targets, snis).
-    pub plan: Option<PlanOut>,
+    pub plan: PlanOut,
 }
 
 #[derive(Default)]
@@ -199,7 +200,7 @@ impl ConfigQuery {
                     .into_iter()
                     .map(|(kind, id, data)| PlanItemOut {
                         kind,
-                        id,
+                        id: ID(id.to_string()),
                         name: kind
                             .name_field()
                             .and_then(|f| data.get(f))
@@ -226,13 +227,13 @@ impl ConfigQuery {
         id: ID,
         with_secrets: Option<bool>,
     ) -> Result<ConfigSnapshot> {
-        let v = plane_by_ref_checked(ctx, id.as_str(), "read").await?;
+        let v = plane_by_ref_checked(ctx, id.as_str(), Action::Read).await?;
         // the answer grows with the plane
         super::limits::charge(ctx, v.records.len().max(1))?;
         if !with_secrets.unwrap_or(false) {
             return Ok(snapshot(v.as_ref()));
         }
-        check(ctx, &auth::plane(v.id), "deploy").await?;
+        check(ctx, &auth::plane(v.id), Action::Deploy).await?;
         let sealer = &state(ctx).sealer;
         let stored: Vec<Record> = v
             .records
@@ -299,7 +300,7 @@ fn object(v: Value) -> Result<Map<String, Value>> {
 /// `entities.write.<KIND>` for the kind of a stored entity (FORBIDDEN without
 /// read access, whether or not it exists).
 async fn check_entity_write(ctx: &Context<'_>, plane_id: Uuid, id: Uuid) -> Result<()> {
-    check(ctx, &auth::plane(plane_id), "read").await?;
+    check(ctx, &auth::plane(plane_id), Action::Read).await?;
     let kind = state(ctx)
         .planes
         .view(plane_id)
@@ -309,7 +310,7 @@ async fn check_entity_write(ctx: &Context<'_>, plane_id: Uuid, id: Uuid) -> Resu
             check(
                 ctx,
                 &auth::plane(plane_id),
-                &format!("entities.write.{}", k.as_str()),
+                Action::EntitiesWrite(k.as_str()),
             )
             .await
         }
@@ -331,7 +332,7 @@ impl ConfigMutation {
         check(
             ctx,
             &auth::plane(plane_id),
-            &format!("entities.write.{}", input.kind.as_str()),
+            Action::EntitiesWrite(input.kind.as_str()),
         )
         .await?;
         let data = object(input.data.0)?;
@@ -373,14 +374,12 @@ impl ConfigMutation {
     /// Deletes an entity and what Kong deletes with it (plugins scoped to it, a
     /// consumer's credentials, an upstream's targets, a certificate's snis). A
     /// service that routes still use is not deleted.
-    async fn delete_entity(&self, ctx: &Context<'_>, input: DeleteInput) -> Result<Deleted> {
-        let Some(plane_id) = &input.control_plane_id else {
-            return Err(gql(Error::invalid(
-                Field::Input("controlPlaneId".into()),
-                "required",
-            )));
-        };
-        let plane_id = parse_id(plane_id, "input.controlPlaneId")?;
+    async fn delete_entity(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteEntityByIdInput,
+    ) -> Result<Deleted> {
+        let plane_id = parse_id(&input.control_plane_id, "input.controlPlaneId")?;
         let id = parse_id(&input.id, "input.id")?;
         check_entity_write(ctx, plane_id, id).await?;
         let c = state(ctx)
@@ -390,8 +389,8 @@ impl ConfigMutation {
             .gql()?;
         Ok(Deleted {
             id: input.id,
-            config_version: Some(c.version),
-            plan: Some(PlanOut::from(&c.plan)),
+            config_version: c.version,
+            plan: PlanOut::from(&c.plan),
         })
     }
 
@@ -403,7 +402,7 @@ impl ConfigMutation {
         input: ApplyConfigInput,
     ) -> Result<ApplyResult> {
         let dry_run = input.dry_run.unwrap_or(false);
-        let v = plane_by_ref_checked(ctx, &input.control_plane, "read").await?;
+        let v = plane_by_ref_checked(ctx, &input.control_plane, Action::Read).await?;
         // deploy writes every kind; without it, each entity in the plan is
         // authorized by its own kind (nested ones included)
         let allowed = if dry_run {
@@ -412,13 +411,13 @@ impl ConfigMutation {
             let c = caller(ctx)?;
             let access = &state(ctx).access;
             let object = auth::plane(v.id);
-            if access.allowed(c, &object, "deploy").await {
+            if access.allowed(c, &object, Action::Deploy).await {
                 None
             } else {
                 let mut kinds = Vec::new();
                 for k in KINDS {
                     if access
-                        .allowed(c, &object, &format!("entities.write.{}", k.as_str()))
+                        .allowed(c, &object, Action::EntitiesWrite(k.as_str()))
                         .await
                     {
                         kinds.push(*k);

@@ -5,14 +5,17 @@
 use async_graphql::{
     Context, Enum, ID, InputObject, Json, Object, Result, SimpleObject, Subscription,
 };
+use chrono::{DateTime, Utc};
 use futures_util::Stream;
 use uuid::Uuid;
 
+use super::connection::{Page, Paging, connection, datetime, page};
 use super::control_plane::plane;
 use super::error::{Gql, gql};
 use super::guard::{caller, check, parse_id, state};
 use crate::actors::data_plane::{NodeInfo, NodeStatus};
 use crate::auth;
+use crate::auth::Action;
 use crate::cluster::certs::NodeCertificate;
 use crate::error::{Error, Field};
 use crate::pki::{NODE_DAYS, NODE_MAX_DAYS};
@@ -41,9 +44,11 @@ pub struct DataPlaneNode {
     pub reason: Option<String>,
     pub certificate_id: ID,
     pub remote_address: String,
-    pub connected_since: Option<i64>,
-    pub last_seen: i64,
+    pub connected_since: Option<DateTime<Utc>>,
+    pub last_seen: DateTime<Utc>,
 }
+
+connection!(DataPlaneNodeConnection, DataPlaneNodeEdge, DataPlaneNode);
 
 impl From<NodeInfo> for DataPlaneNode {
     fn from(n: NodeInfo) -> DataPlaneNode {
@@ -64,8 +69,8 @@ impl From<NodeInfo> for DataPlaneNode {
             reason: n.reason,
             certificate_id: ID(n.cert_id.to_string()),
             remote_address: n.remote,
-            connected_since: n.connected_since,
-            last_seen: n.last_seen,
+            connected_since: n.connected_since.map(datetime),
+            last_seen: datetime(n.last_seen),
         }
     }
 }
@@ -84,9 +89,19 @@ pub struct DataPlaneCertificate {
     /// The CA a node uses to verify the cluster endpoint (`--cluster-ca`).
     pub cluster_ca_certificate: String,
     pub revoked: bool,
-    pub created_at: i64,
-    /// The end of its validity (Unix seconds); issue a new one before then.
-    pub expires_at: i64,
+    pub created_at: DateTime<Utc>,
+    /// The end of its validity; issue a new one before then.
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(InputObject)]
+pub struct RevokeDataPlaneCertificateInput {
+    pub id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct RevokeDataPlaneCertificatePayload {
+    pub revoked_certificate_id: ID,
 }
 
 impl From<NodeCertificate> for DataPlaneCertificate {
@@ -100,25 +115,27 @@ impl From<NodeCertificate> for DataPlaneCertificate {
             private_key: c.private_key,
             cluster_ca_certificate: c.cluster_ca_certificate,
             revoked: c.revoked,
-            created_at: c.created_at,
-            expires_at: c.expires_at,
+            created_at: datetime(c.created_at),
+            expires_at: DateTime::from_timestamp(c.expires_at, 0).unwrap_or_default(),
         }
     }
 }
 
-/// A plane's node list, as every replica sees it.
-async fn node_list(st: &AppState, id: Uuid) -> Result<Vec<DataPlaneNode>, Error> {
+/// A page of a plane's node list (by node id), as every replica sees it.
+async fn node_list(st: &AppState, id: Uuid, p: &Paging) -> Result<Page<DataPlaneNode>, Error> {
     let view = st
         .planes
         .view(id)
         .ok_or_else(|| Error::NotFound(format!("control plane {id}")))?;
-    Ok(st
+    let mut list: Vec<DataPlaneNode> = st
         .nodes
         .list(&view)
         .await?
         .into_iter()
         .map(DataPlaneNode::from)
-        .collect())
+        .collect();
+    list.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+    page(list, |n| n.id.to_string(), p)
 }
 
 #[derive(Default)]
@@ -127,17 +144,24 @@ pub struct DataPlaneQuery;
 #[Object]
 impl DataPlaneQuery {
     /// Gateway nodes of a control plane: connected ones and those seen before.
+    #[allow(clippy::too_many_arguments)]
     async fn data_plane_nodes(
         &self,
         ctx: &Context<'_>,
         control_plane_id: ID,
-    ) -> Result<Vec<DataPlaneNode>> {
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<DataPlaneNodeConnection> {
         let id = parse_id(&control_plane_id, "controlPlaneId")?;
-        check(ctx, &auth::plane(id), "read").await?;
+        check(ctx, &auth::plane(id), Action::Read).await?;
         plane(ctx, id)?;
-        let list = node_list(state(ctx), id).await.gql()?;
-        super::limits::charge(ctx, list.len())?;
-        Ok(list)
+        let p = node_list(state(ctx), id, &Paging::new(first, after, last, before))
+            .await
+            .gql()?;
+        super::limits::charge(ctx, p.items.len())?;
+        Ok(p.into())
     }
 }
 
@@ -171,7 +195,7 @@ impl DataPlaneMutation {
         input: CreateDataPlaneCertificateInput,
     ) -> Result<DataPlaneCertificate> {
         let id = parse_id(&input.control_plane_id, "input.controlPlaneId")?;
-        check(ctx, &auth::plane(id), "nodes.manage").await?;
+        check(ctx, &auth::plane(id), Action::NodesManage).await?;
         plane(ctx, id)?;
         let days = input.validity_days.map(i64::from).unwrap_or(NODE_DAYS);
         if !(1..=NODE_MAX_DAYS).contains(&days) {
@@ -196,7 +220,7 @@ impl DataPlaneMutation {
         input: PinDataPlaneCertificateInput,
     ) -> Result<DataPlaneCertificate> {
         let id = parse_id(&input.control_plane_id, "input.controlPlaneId")?;
-        check(ctx, &auth::plane(id), "nodes.manage").await?;
+        check(ctx, &auth::plane(id), Action::NodesManage).await?;
         plane(ctx, id)?;
         let st = state(ctx);
         st.certs
@@ -208,19 +232,25 @@ impl DataPlaneMutation {
 
     /// Revokes a node certificate: nodes using it are disconnected now and
     /// refused from then on.
-    async fn revoke_data_plane_certificate(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
-        let id = parse_id(&id, "id")?;
+    async fn revoke_data_plane_certificate(
+        &self,
+        ctx: &Context<'_>,
+        input: RevokeDataPlaneCertificateInput,
+    ) -> Result<RevokeDataPlaneCertificatePayload> {
+        let id = parse_id(&input.id, "input.id")?;
         let st = state(ctx);
         let plane_of = st.certs.plane_of(id);
         check(
             ctx,
             &auth::plane(plane_of.unwrap_or_default()),
-            "nodes.manage",
+            Action::NodesManage,
         )
         .await?;
         st.certs.revoke(&st.db, id).await.gql()?;
         st.nodes.disconnect_certs(&[id]);
-        Ok(true)
+        Ok(RevokeDataPlaneCertificatePayload {
+            revoked_certificate_id: input.id,
+        })
     }
 }
 
@@ -229,14 +259,18 @@ pub struct DataPlaneSubscription;
 
 #[Subscription]
 impl DataPlaneSubscription {
-    /// The node list of a control plane, now and whenever it changes.
+    /// The node list of a control plane (its first `first` nodes, by id), now
+    /// and whenever it changes.
     async fn data_plane_nodes(
         &self,
         ctx: &Context<'_>,
         control_plane_id: ID,
-    ) -> Result<impl Stream<Item = Vec<DataPlaneNode>> + use<>> {
+        first: Option<i32>,
+    ) -> Result<impl Stream<Item = DataPlaneNodeConnection> + use<>> {
+        let paging = Paging::new(first, None, None, None);
+        paging.size().gql()?;
         let id = parse_id(&control_plane_id, "controlPlaneId")?;
-        check(ctx, &auth::plane(id), "read").await?;
+        check(ctx, &auth::plane(id), Action::Read).await?;
         plane(ctx, id)?;
         let c = caller(ctx)?.clone();
         let st = state(ctx).clone();
@@ -245,21 +279,24 @@ impl DataPlaneSubscription {
         let access = st.access.watch();
         Ok(futures_util::stream::unfold(
             (st, rx, access, c),
-            move |(st, mut rx, mut access, c)| async move {
-                loop {
-                    tokio::select! {
-                        r = rx.changed() => { r.ok()?; break; }
-                        r = access.changed() => {
-                            r.ok()?;
-                            if !super::changes::still_allowed(&st, &c, id).await { return None; }
+            move |(st, mut rx, mut access, c)| {
+                let paging = paging.clone();
+                async move {
+                    loop {
+                        tokio::select! {
+                            r = rx.changed() => { r.ok()?; break; }
+                            r = access.changed() => {
+                                r.ok()?;
+                                if !super::changes::still_allowed(&st, &c, id).await { return None; }
+                            }
                         }
                     }
+                    if !super::changes::still_allowed(&st, &c, id).await {
+                        return None;
+                    }
+                    let list = node_list(&st, id, &paging).await.ok()?;
+                    Some((list.into(), (st, rx, access, c)))
                 }
-                if !super::changes::still_allowed(&st, &c, id).await {
-                    return None;
-                }
-                let list = node_list(&st, id).await.ok()?;
-                Some((list, (st, rx, access, c)))
             },
         ))
     }

@@ -11,7 +11,7 @@ use super::error::gql;
 use crate::config::View;
 use crate::error::Error;
 
-use crate::auth::{self, Caller};
+use crate::auth::{self, Action, Caller, Resource};
 use crate::state::AppState;
 
 pub fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
@@ -34,11 +34,11 @@ pub fn caller<'a>(ctx: &Context<'a>) -> Result<&'a Caller, async_graphql::Error>
 /// Allowed, or FORBIDDEN (UNAUTHENTICATED without a caller).
 pub async fn check(
     ctx: &Context<'_>,
-    object: &str,
-    action: &str,
+    resource: &Resource,
+    action: Action,
 ) -> Result<(), async_graphql::Error> {
     let c = caller(ctx)?;
-    if state(ctx).access.allowed(c, object, action).await {
+    if state(ctx).access.allowed(c, resource, action).await {
         Ok(())
     } else {
         Err(forbidden())
@@ -57,7 +57,7 @@ pub fn parse_id(id: &async_graphql::ID, field: &str) -> async_graphql::Result<uu
 
 /// A control plane by id or name, after checking `action` on it (FORBIDDEN
 /// whether or not it exists, unless the caller may act on every plane).
-pub async fn plane_by_ref_checked(ctx: &Context<'_>, r: &str, action: &str) -> Result<Arc<View>> {
+pub async fn plane_by_ref_checked(ctx: &Context<'_>, r: &str, action: Action) -> Result<Arc<View>> {
     let found = state(ctx).planes.by_ref(r);
     let object = match (&found, Uuid::parse_str(r)) {
         (Some(v), _) => auth::plane(v.id),

@@ -9,6 +9,7 @@ pub mod config;
 pub mod connection;
 pub mod control_plane;
 pub mod data_plane;
+pub mod entities;
 pub mod error;
 pub mod guard;
 pub mod identity;
@@ -37,6 +38,7 @@ pub struct Query(
 pub struct Mutation(
     control_plane::ControlPlaneMutation,
     config::ConfigMutation,
+    entities::mutations::EntityMutation,
     data_plane::DataPlaneMutation,
     identity::IdentityMutation,
     team::TeamMutation,

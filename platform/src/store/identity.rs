@@ -451,13 +451,25 @@ pub struct AuditFilter {
     pub since: Option<i64>,
 }
 
-/// A page of the audit log, newest first, and how many entries match in all.
-pub async fn audit_page(
+/// A window of the audit log in its order, newest first (ids are UUIDv7, so
+/// later entries have larger ids).
+pub struct AuditWindow {
+    pub rows: Vec<audit::Model>,
+    pub total: u64,
+    pub has_previous: bool,
+    pub has_next: bool,
+}
+
+/// `size` entries after the entry `after` (older than it), or the `size`
+/// entries before `before` (newer) when `from_end`; both bounds may be given.
+pub async fn audit_window(
     db: &DatabaseConnection,
     f: AuditFilter,
-    offset: u64,
-    limit: u64,
-) -> Result<(Vec<audit::Model>, u64), DbErr> {
+    after: Option<String>,
+    before: Option<String>,
+    size: u64,
+    from_end: bool,
+) -> Result<AuditWindow, DbErr> {
     let mut q = audit::Entity::find();
     if let Some(a) = f.actor {
         q = q.filter(audit::Column::Actor.eq(a));
@@ -472,11 +484,50 @@ pub async fn audit_page(
         q = q.filter(audit::Column::At.gte(s));
     }
     let total = q.clone().count(db).await?;
-    let rows = q
-        .order_by_desc(audit::Column::Id)
-        .offset(offset)
-        .limit(limit)
-        .all(db)
-        .await?;
-    Ok((rows, total))
+    let mut w = q.clone();
+    if let Some(a) = &after {
+        w = w.filter(audit::Column::Id.lt(a.clone()));
+    }
+    if let Some(b) = &before {
+        w = w.filter(audit::Column::Id.gt(b.clone()));
+    }
+    let rows = if from_end {
+        let mut r = w
+            .order_by_asc(audit::Column::Id)
+            .limit(size)
+            .all(db)
+            .await?;
+        r.reverse();
+        r
+    } else {
+        w.order_by_desc(audit::Column::Id)
+            .limit(size)
+            .all(db)
+            .await?
+    };
+    // entries newer than the window, and older
+    let newer = match (rows.first(), &after) {
+        (Some(r), _) => Some(audit::Column::Id.gt(r.id.clone())),
+        (None, Some(a)) => Some(audit::Column::Id.gte(a.clone())),
+        (None, None) => None,
+    };
+    let older = match (rows.last(), &before) {
+        (Some(r), _) => Some(audit::Column::Id.lt(r.id.clone())),
+        (None, Some(b)) => Some(audit::Column::Id.lte(b.clone())),
+        (None, None) => None,
+    };
+    let has_previous = match newer {
+        Some(c) => q.clone().filter(c).count(db).await? > 0,
+        None => false,
+    };
+    let has_next = match older {
+        Some(c) => q.filter(c).count(db).await? > 0,
+        None => false,
+    };
+    Ok(AuditWindow {
+        rows,
+        total,
+        has_previous,
+        has_next,
+    })
 }
