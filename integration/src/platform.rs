@@ -411,10 +411,10 @@ impl Platform {
 
     pub async fn nodes(&self, plane: &str) -> Value {
         self.ok(
-            "query($cp: ID!) { dataPlaneNodes(controlPlaneId: $cp) { id hostname version configVersion configHash status reason connectedSince lastSeen } }",
+            "query($cp: ID!) { dataPlaneNodes(controlPlaneId: $cp) { nodes { id hostname version configVersion configHash status reason connectedSince lastSeen } } }",
             json!({"cp": plane}),
         )
-        .await["dataPlaneNodes"]
+        .await["dataPlaneNodes"]["nodes"]
             .clone()
     }
 
@@ -562,8 +562,10 @@ pub async fn next_node_message(ws: &mut NodeWs) -> Value {
 impl Platform {
     /// The id of the team called `name`.
     pub async fn team_id(&self, name: &str) -> String {
-        let d = self.ok("{ teams { id name predefined } }", json!({})).await;
-        d["teams"]
+        let d = self
+            .ok("{ teams { nodes { id name predefined } } }", json!({}))
+            .await;
+        d["teams"]["nodes"]
             .as_array()
             .and_then(|ts| ts.iter().find(|t| t["name"] == name))
             .and_then(|t| t["id"].as_str())

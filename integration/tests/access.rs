@@ -41,14 +41,14 @@ async fn roles_scope_what_each_user_can_do() {
     let svc_team = d["createTeam"]["id"].as_str().expect("team").to_string();
     p.ok(
         "mutation($i: TeamRoleInput!) { assignTeamRole(input: $i) { roles { role scope } } }",
-        json!({"i": {"teamId": svc_team, "resourceType": "control-planes", "role": "Gateway Service Admin", "scope": a}}),
+        json!({"i": {"teamId": svc_team, "resourceType": "CONTROL_PLANES", "role": "GATEWAY_SERVICE_ADMIN", "scope": a}}),
     )
     .await;
     // a bad role assignment names the problem
     let r = p
         .gql(
             "mutation($i: TeamRoleInput!) { assignTeamRole(input: $i) { id } }",
-            json!({"i": {"teamId": svc_team, "resourceType": "control-planes", "role": "Owner", "scope": "*"}}),
+            json!({"i": {"teamId": svc_team, "resourceType": "CONTROL_PLANES", "role": "DEVELOPER", "scope": "*"}}),
         )
         .await;
     assert_eq!(code(&r), "VALIDATION", "{r}");
@@ -124,7 +124,7 @@ async fn roles_scope_what_each_user_can_do() {
             json!({}),
         ),
         ("{ auditLog { totalCount } }", json!({})),
-        ("{ users { email } }", json!({})),
+        ("{ users { nodes { email } } }", json!({})),
         // applyConfig is authorized entity by entity: a consumer is not theirs
         (
             "mutation($i: ApplyConfigInput!) { applyConfig(input: $i) { configVersion } }",
@@ -172,11 +172,11 @@ async fn roles_scope_what_each_user_can_do() {
     let (_, r) = as_user(
         &p,
         &svc,
-        "mutation($id: ID!) { revokeToken(id: $id) }",
-        json!({"id": pat_id}),
+        "mutation($i: RevokeTokenInput!) { revokeToken(input: $i) { revokedTokenId } }",
+        json!({"i": {"id": pat_id}}),
     )
     .await;
-    assert_eq!(r["data"]["revokeToken"], true, "{r}");
+    assert_eq!(r["data"]["revokeToken"]["revokedTokenId"], pat_id, "{r}");
     let (st, r) = as_user(&p, &pat, "{ me { email } }", json!({})).await;
     assert_eq!(st, 401);
     assert_eq!(code(&r), "UNAUTHENTICATED");
@@ -194,7 +194,7 @@ async fn roles_scope_what_each_user_can_do() {
     let m = next().await;
     assert_eq!(m["type"], "next", "{m}");
     p.ok(
-        "mutation($i: TeamMemberInput!) { removeTeamMember(input: $i) { members } }",
+        "mutation($i: TeamMemberInput!) { removeTeamMember(input: $i) { id } }",
         json!({"i": {"teamId": svc_team, "userId": svc_uid}}),
     )
     .await;
@@ -203,8 +203,8 @@ async fn roles_scope_what_each_user_can_do() {
 
     // a deactivated user's session stops working
     p.ok(
-        "mutation($id: ID!) { setUserActive(id: $id, active: false) { active } }",
-        json!({"id": svc_uid}),
+        "mutation($i: SetUserActiveInput!) { setUserActive(input: $i) { active } }",
+        json!({"i": {"userId": svc_uid, "active": false}}),
     )
     .await;
     let (st, _) = as_user(&p, &svc, "{ me { email } }", json!({})).await;
@@ -246,19 +246,19 @@ async fn roles_scope_what_each_user_can_do() {
                 && r["result"] == result
         })
     };
-    assert!(has(&svc_uid, "createEntity", "ok"), "{rows:?}");
-    assert!(has(&svc_uid, "createEntity", "denied"));
-    assert!(has(&svc_uid, "revokeToken", "ok"));
-    assert!(has(&svc_uid, "login", "ok"));
-    assert!(has("ro@example.com", "login", "unauthenticated"));
-    assert!(has("ro@example.com", "login", "denied"));
+    assert!(has(&svc_uid, "createEntity", "OK"), "{rows:?}");
+    assert!(has(&svc_uid, "createEntity", "DENIED"));
+    assert!(has(&svc_uid, "revokeToken", "OK"));
+    assert!(has(&svc_uid, "login", "OK"));
+    assert!(has("ro@example.com", "login", "UNAUTHENTICATED"));
+    assert!(has("ro@example.com", "login", "DENIED"));
     assert!(
         rows.iter()
             .all(|r| r["sourceIp"].is_string() || r["action"] != "createEntity")
     );
     let d = p
         .ok(
-            "{ auditLog(filter: {result: \"denied\", action: \"createEntity\"}) { totalCount } }",
+            "{ auditLog(filter: {result: DENIED, action: \"createEntity\"}) { totalCount } }",
             json!({}),
         )
         .await;
@@ -306,7 +306,7 @@ async fn each_predefined_team_does_what_the_matrix_says() {
             "mutation($i: CreateControlPlaneInput!) { createControlPlane(input: $i) { id } }",
             json!({"i": {"name": format!("new-{}", integration::free_port())}}),
         ),
-        ("list users", "{ users { email } }", json!({})),
+        ("list users", "{ users { nodes { email } } }", json!({})),
         ("audit", "{ auditLog { totalCount } }", json!({})),
     ];
     // 'Y' allowed, '.' denied, in `ops` order
@@ -395,7 +395,7 @@ async fn system_accounts_act_through_their_teams_with_their_own_tokens() {
         .to_string();
     let d = p
         .ok(
-            "mutation($i: CreateTokenInput!) { createToken(input: $i) { token info { kind owner expiresAt } } }",
+            "mutation($i: CreateTokenInput!) { createToken(input: $i) { token info { kind owner { ... on SystemAccount { id } } expiresAt } } }",
             json!({"i": {"name": "ci", "systemAccountId": sa, "expiresInDays": 30}}),
         )
         .await;
@@ -404,7 +404,8 @@ async fn system_accounts_act_through_their_teams_with_their_own_tokens() {
         .expect("token")
         .to_string();
     assert!(token.starts_with("pspat_"));
-    assert_eq!(d["createToken"]["info"]["kind"], "system");
+    assert_eq!(d["createToken"]["info"]["kind"], "SYSTEM_ACCOUNT_TOKEN");
+    assert_eq!(d["createToken"]["info"]["owner"]["id"], sa);
     // no team yet: nothing allowed
     let (_, r) = as_user(
         &p,
@@ -424,11 +425,11 @@ async fn system_accounts_act_through_their_teams_with_their_own_tokens() {
     let team = d["createTeam"]["id"].as_str().expect("team").to_string();
     p.ok(
         "mutation($i: TeamRoleInput!) { assignTeamRole(input: $i) { id } }",
-        json!({"i": {"teamId": team, "resourceType": "control-planes", "role": "Deployer", "scope": cp}}),
+        json!({"i": {"teamId": team, "resourceType": "CONTROL_PLANES", "role": "DEPLOYER", "scope": cp}}),
     )
     .await;
     p.ok(
-        "mutation($i: TeamMemberInput!) { addTeamMember(input: $i) { members } }",
+        "mutation($i: TeamMemberInput!) { addTeamMember(input: $i) { id } }",
         json!({"i": {"teamId": team, "systemAccountId": sa}}),
     )
     .await;
@@ -443,7 +444,7 @@ async fn system_accounts_act_through_their_teams_with_their_own_tokens() {
     let (_, r) = as_user(
         &p,
         &token,
-        "mutation($i: DeleteInput!) { deleteControlPlane(input: $i) { id } }",
+        "mutation($i: DeleteControlPlaneInput!) { deleteControlPlane(input: $i) { deletedControlPlaneId } }",
         json!({"i": {"id": cp}}),
     )
     .await;

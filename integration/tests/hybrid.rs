@@ -255,11 +255,14 @@ async fn revoked_and_unknown_certificates_are_refused() {
     .await;
     let d = p
         .ok(
-            "mutation($id: ID!) { revokeDataPlaneCertificate(id: $id) }",
-            json!({"id": creds.id}),
+            "mutation($i: RevokeDataPlaneCertificateInput!) { revokeDataPlaneCertificate(input: $i) { revokedCertificateId } }",
+            json!({"i": {"id": creds.id}}),
         )
         .await;
-    assert_eq!(d["revokeDataPlaneCertificate"], true);
+    assert_eq!(
+        d["revokeDataPlaneCertificate"]["revokedCertificateId"],
+        creds.id.as_str()
+    );
     wait_for("disconnected", || async {
         p.nodes(&cp).await[0]["status"] == "DISCONNECTED"
     })
@@ -580,7 +583,7 @@ async fn the_node_list_subscription_follows_nodes_coming_and_going() {
     let mut ws = p
         .subscribe(
             &p.token,
-            "subscription($cp: ID!) { dataPlaneNodes(controlPlaneId: $cp) { hostname status } }",
+            "subscription($cp: ID!) { dataPlaneNodes(controlPlaneId: $cp) { nodes { hostname status } } }",
             json!({"cp": cp}),
         )
         .await;
@@ -588,7 +591,7 @@ async fn the_node_list_subscription_follows_nodes_coming_and_going() {
         loop {
             let v = integration::platform::next_message(&mut ws).await;
             if v["type"] == "next" {
-                return v["payload"]["data"]["dataPlaneNodes"].clone();
+                return v["payload"]["data"]["dataPlaneNodes"]["nodes"].clone();
             }
         }
     };

@@ -100,7 +100,7 @@ async fn nested_entities_are_refused_as_fields_and_authorized_by_their_own_kind(
     let team = d["createTeam"]["id"].as_str().expect("team").to_string();
     p.ok(
         "mutation($i: TeamRoleInput!) { assignTeamRole(input: $i) { id } }",
-        json!({"i": {"teamId": team, "resourceType": "control-planes", "role": "Gateway Service Admin", "scope": cp}}),
+        json!({"i": {"teamId": team, "resourceType": "CONTROL_PLANES", "role": "GATEWAY_SERVICE_ADMIN", "scope": cp}}),
     )
     .await;
     let (_, svc_admin) = p.user_in("svc@example.com", &[team]).await;
@@ -268,7 +268,7 @@ async fn a_node_that_refuses_a_config_is_incompatible_with_the_reason_and_keeps_
     assert!(r.headers().get("access-control-allow-origin").is_none());
     // without the plugin it follows again (later deltas apply on top)
     p.ok(
-        "mutation($i: DeleteInput!) { deleteEntity(input: $i) { id } }",
+        "mutation($i: DeleteEntityByIdInput!) { deleteEntity(input: $i) { id } }",
         json!({"i": {"controlPlaneId": cp, "id": plugin}}),
     )
     .await;
@@ -432,8 +432,8 @@ async fn deactivating_a_user_ends_their_open_subscriptions() {
     assert_eq!(m["type"], "next", "{m}");
     // the token is still valid; the user is not
     p.ok(
-        "mutation($id: ID!) { setUserActive(id: $id, active: false) { active } }",
-        json!({"id": uid}),
+        "mutation($i: SetUserActiveInput!) { setUserActive(input: $i) { active } }",
+        json!({"i": {"userId": uid, "active": false}}),
     )
     .await;
     let m = integration::platform::next_message(&mut ws).await;
@@ -766,9 +766,9 @@ async fn login_audits_and_inputs_are_bounded() {
         .collect();
     let failed = victim
         .iter()
-        .filter(|r| r["result"] == "unauthenticated")
+        .filter(|r| r["result"] == "UNAUTHENTICATED")
         .count();
-    let denied: Vec<&&Value> = victim.iter().filter(|r| r["result"] == "denied").collect();
+    let denied: Vec<&&Value> = victim.iter().filter(|r| r["result"] == "DENIED").collect();
     assert_eq!(failed, 5, "{victim:?}");
     assert_eq!(denied.len(), 1, "refusals aggregated: {victim:?}");
 
@@ -829,7 +829,9 @@ async fn the_smaller_findings() {
         )
         .await;
     let exp = d["createDataPlaneCertificate"]["expiresAt"]
-        .as_i64()
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.timestamp())
         .expect("expiry");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -880,7 +882,7 @@ async fn the_smaller_findings() {
         )
         .await;
     assert_eq!(code(&r), "VALIDATION", "{r}");
-    let users = p.ok("{ users { email } }", json!({})).await;
+    let users = p.ok("{ users { nodes { email } } }", json!({})).await;
     assert!(!users.to_string().contains("ghost@example.com"), "{users}");
     // an invalid file does not create its plane
     let dir = make_temp_dir("portico-apply");

@@ -107,11 +107,11 @@ async fn portico_up_serves_the_demo_through_the_cluster_protocol() {
     // the embedded node is listed, in sync
     until("the embedded node in sync", async || {
         let n = gql(
-            "query($cp: ID!) { dataPlaneNodes(controlPlaneId: $cp) { status } }",
+            "query($cp: ID!) { dataPlaneNodes(controlPlaneId: $cp) { nodes { status } } }",
             json!({"cp": cp}),
         )
         .await;
-        n["data"]["dataPlaneNodes"][0]["status"] == "IN_SYNC"
+        n["data"]["dataPlaneNodes"]["nodes"][0]["status"] == "IN_SYNC"
     })
     .await;
     // a route added over GraphQL is served by the embedded node

@@ -65,8 +65,7 @@ const APPLY: &str = r#"mutation Apply($input: ApplyConfigInput!) {
 }"#;
 
 const VALIDATE: &str = r#"query Validate($d: JSON!) { validateConfig(document: $d) { valid problems { field message } plan { creates { kind id name } updates { kind id name } deletes { kind id name } } } }"#;
-const DELETE: &str =
-    r#"mutation Delete($i: DeleteInput!) { deleteControlPlane(input: $i) { id } }"#;
+const DELETE: &str = r#"mutation Delete($i: DeleteControlPlaneInput!) { deleteControlPlane(input: $i) { deletedControlPlaneId } }"#;
 const ENSURE: &str = r#"query Plane($name: String) { controlPlane(name: $name) { id } }"#;
 const CREATE: &str = r#"mutation Create($input: CreateControlPlaneInput!) { createControlPlane(input: $input) { id } }"#;
 const DUMP: &str = r#"query Dump($id: ID!, $secrets: Boolean) { controlPlaneConfig(id: $id, withSecrets: $secrets) { version hash document } }"#;

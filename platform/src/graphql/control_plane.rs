@@ -33,6 +33,7 @@ pub struct ControlPlaneQuery;
 #[Object]
 impl ControlPlaneQuery {
     /// Control planes, filtered by exact name or labels (all must match).
+    #[allow(clippy::too_many_arguments)]
     async fn control_planes(
         &self,
         ctx: &Context<'_>,

@@ -265,7 +265,7 @@ pub fn page_of<T>(
 }
 
 /// The entities of `kind` referencing `parent`.
-pub fn children<'a>(e: &'a Ent, kind: Kind) -> Vec<&'a Record> {
+pub fn children(e: &Ent, kind: Kind) -> Vec<&Record> {
     e.typed
         .children(e.id)
         .iter()

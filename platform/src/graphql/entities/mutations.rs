@@ -138,13 +138,16 @@ fn plane_id(id: &ID) -> Result<Uuid, Vec<UserError>> {
     })
 }
 
+/// Kong's data of an entity, and the plugin's name for a plugin.
+type KindData = (Map<String, Value>, Option<String>);
+
 /// The kind's data for a create or an update; for plugins, the name and config
 /// (merged into the stored config on update).
 fn data_of(
     fields: &dyn KongFields,
     plugin: Option<&Option<PluginConfigInput>>,
     stored: Option<&Value>,
-) -> Result<(Map<String, Value>, Option<String>), Vec<UserError>> {
+) -> Result<KindData, Vec<UserError>> {
     let mut data = fields.kong();
     let Some(config) = plugin else {
         return Ok((data, None));

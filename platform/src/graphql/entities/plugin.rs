@@ -25,6 +25,7 @@ macro_rules! plugins {
         /// defaults filled in, write-only fields left out).
         #[derive(Union, Clone)]
         #[graphql(name = "PluginConfig")]
+        #[allow(clippy::large_enum_variant)]
         pub enum PluginConfigValue {
             $($variant($ty),)*
         }
