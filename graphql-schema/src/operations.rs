@@ -1,12 +1,12 @@
 //! The node's GraphQL operations against the cluster schema
-//! (`cluster.graphql`), kept as files in `operations/` so both sides and the
+//! (`cluster.graphql`), kept as files in `operations/node/` so both sides and the
 //! drift test read the same text.
 
 /// `subscription ConfigUpdates($sinceVersion: Int!)`: snapshots and deltas.
-pub const CONFIG_UPDATES: &str = include_str!("../operations/ConfigUpdates.graphql");
+pub const CONFIG_UPDATES: &str = include_str!("../operations/node/ConfigUpdates.graphql");
 
 /// `mutation Heartbeat($report: JSON!)`: the node's report.
-pub const HEARTBEAT: &str = include_str!("../operations/Heartbeat.graphql");
+pub const HEARTBEAT: &str = include_str!("../operations/node/Heartbeat.graphql");
 
 /// Every operation a node sends, by name.
 pub const ALL: [(&str, &str); 2] = [("ConfigUpdates", CONFIG_UPDATES), ("Heartbeat", HEARTBEAT)];
