@@ -234,7 +234,7 @@ async fn entities_crud_and_validation(db: Db) {
 
     // a service still used by a route is not deleted; a consumer takes its
     // credentials with it
-    let del = "mutation($i: DeleteEntityByIdInput!) { deleteEntity(input: $i) { id configVersion plan { deletes { kind } } } }";
+    let del = "mutation($i: DeleteEntityInput!) { deleteEntity(input: $i) { id configVersion plan { deletes { kind } } } }";
     let r = p
         .gql(del, json!({"i": {"controlPlaneId": cp, "id": svc_id}}))
         .await;

@@ -268,7 +268,7 @@ async fn a_node_that_refuses_a_config_is_incompatible_with_the_reason_and_keeps_
     assert!(r.headers().get("access-control-allow-origin").is_none());
     // without the plugin it follows again (later deltas apply on top)
     p.ok(
-        "mutation($i: DeleteEntityByIdInput!) { deleteEntity(input: $i) { id } }",
+        "mutation($i: DeleteEntityInput!) { deleteEntity(input: $i) { id } }",
         json!({"i": {"controlPlaneId": cp, "id": plugin}}),
     )
     .await;

@@ -3,7 +3,7 @@
 //! by entity; `validateConfig`; `controlPlaneConfig`). Secrets are never returned
 //! to readers. (The `configChanges` subscription is in `changes.rs`.)
 
-use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Json, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -115,7 +115,18 @@ impl From<&Plan> for PlanOut {
 pub struct ConfigProblem {
     pub field: String,
     pub message: String,
-    pub code: String,
+    pub code: UserErrorCode,
+}
+
+/// What kind of problem an input has.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum UserErrorCode {
+    /// A value is invalid.
+    Validation,
+    /// The change conflicts with what exists (a name taken, an entity in use).
+    Conflict,
+    /// The entity (or one the input references) does not exist.
+    NotFound,
 }
 
 /// What `validateConfig` found.
@@ -135,7 +146,7 @@ pub struct ApplyResult {
 }
 
 #[derive(InputObject)]
-pub struct DeleteEntityByIdInput {
+pub struct DeleteEntityInput {
     pub control_plane_id: ID,
     pub id: ID,
 }
@@ -170,7 +181,7 @@ impl ConfigQuery {
             .map(|(field, message)| ConfigProblem {
                 field,
                 message,
-                code: "VALIDATION".into(),
+                code: UserErrorCode::Validation,
             })
             .collect();
         let validated = crate::config::document::validate(&doc);
@@ -181,10 +192,9 @@ impl ConfigQuery {
                 .iter()
                 .map(|e| ConfigProblem {
                     code: match e.problem {
-                        graphql_schema::Problem::Duplicate => "CONFLICT",
-                        graphql_schema::Problem::Invalid => "VALIDATION",
-                    }
-                    .to_string(),
+                        graphql_schema::Problem::Duplicate => UserErrorCode::Conflict,
+                        graphql_schema::Problem::Invalid => UserErrorCode::Validation,
+                    },
                     field: e.path.clone(),
                     message: e.message.clone(),
                 })
@@ -374,11 +384,7 @@ impl ConfigMutation {
     /// Deletes an entity and what Kong deletes with it (plugins scoped to it, a
     /// consumer's credentials, an upstream's targets, a certificate's snis). A
     /// service that routes still use is not deleted.
-    async fn delete_entity(
-        &self,
-        ctx: &Context<'_>,
-        input: DeleteEntityByIdInput,
-    ) -> Result<Deleted> {
+    async fn delete_entity(&self, ctx: &Context<'_>, input: DeleteEntityInput) -> Result<Deleted> {
         let plane_id = parse_id(&input.control_plane_id, "input.controlPlaneId")?;
         let id = parse_id(&input.id, "input.id")?;
         check_entity_write(ctx, plane_id, id).await?;

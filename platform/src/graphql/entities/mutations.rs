@@ -4,7 +4,7 @@
 //! with its path in the input, a conflict, or a missing entity): invalid input
 //! changes nothing. Authorization failures stay top-level errors.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -21,19 +21,9 @@ use super::{
 use crate::auth::{self, Action};
 use crate::config::{Kind, Op};
 use crate::error::{Error, Field, Invalid};
-use crate::graphql::config::PlanOut;
+use crate::graphql::config::{DeleteEntityInput, PlanOut, UserErrorCode};
 use crate::graphql::error::gql;
 use crate::graphql::guard::{check, parse_id, state};
-
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum UserErrorCode {
-    /// A value is invalid.
-    Validation,
-    /// The change conflicts with what exists (a name taken, an entity in use).
-    Conflict,
-    /// The entity (or one the input references) does not exist.
-    NotFound,
-}
 
 /// Something wrong with the input; nothing changed.
 #[derive(SimpleObject, Clone, Debug)]
@@ -188,12 +178,6 @@ fn data_of(
             code: UserErrorCode::Validation,
         }]),
     }
-}
-
-#[derive(InputObject)]
-pub struct DeleteEntityInput {
-    pub control_plane_id: ID,
-    pub id: ID,
 }
 
 /// What a delete removed.
