@@ -66,6 +66,11 @@ async fn handle(state: &AppState, n: Notice) {
             }
         }
         Notice::Nodes { .. } => state.nodes.changed(),
+        Notice::Catalog { version } => {
+            if state.catalog.view().version < version {
+                state.catalog.refresh().await;
+            }
+        }
     }
 }
 
@@ -94,4 +99,5 @@ async fn catch_up(state: &AppState) {
         }
     }
     state.nodes.changed();
+    state.catalog.refresh().await;
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
+use crate::actors::catalog::CatalogHandle;
 use crate::actors::control_planes::{Planes, PlanesDeps};
 use crate::actors::data_plane::Nodes;
 use crate::actors::team::{TeamDeps, Teams};
@@ -16,6 +17,7 @@ use crate::auth::{Access, AuditLog, LoginLimits};
 use crate::cluster::ClusterDeps;
 use crate::cluster::certs::Certs;
 use crate::metrics::Metrics;
+use crate::portal::mail::Mailer;
 use crate::seal::Sealer;
 
 #[derive(Clone)]
@@ -30,6 +32,10 @@ pub struct AppState {
     pub audit: Arc<AuditLog>,
     pub sealer: Arc<Sealer>,
     pub metrics: Arc<Metrics>,
+    /// The API catalog and the portals' content.
+    pub catalog: CatalogHandle,
+    /// Mail to developers (SMTP or the outbox; `serve` sets SMTP).
+    pub mailer: Mailer,
 }
 
 impl AppState {
@@ -57,7 +63,11 @@ impl AppState {
         })
         .await?;
         let nodes = Nodes::start(db.clone()).await?;
+        let catalog = CatalogHandle::start(db.clone()).await?;
+        let mailer = Mailer::new(db.clone(), None, "Portico <portal@localhost>")?;
         Ok(AppState {
+            catalog,
+            mailer,
             audit: Arc::new(AuditLog::new(db.clone())),
             logins: Arc::default(),
             db,
@@ -95,5 +105,6 @@ impl AppState {
         self.planes.stop();
         self.teams.stop();
         self.nodes.stop();
+        self.catalog.stop();
     }
 }

@@ -30,7 +30,7 @@ pub struct LoginLimits {
 }
 
 impl LoginLimits {
-    fn limited(&self, key: &str, max: usize) -> bool {
+    pub(crate) fn limited(&self, key: &str, max: usize) -> bool {
         let Ok(mut m) = self.failures.lock() else {
             return false;
         };
@@ -39,7 +39,7 @@ impl LoginLimits {
         v.len() >= max
     }
 
-    fn fail(&self, key: &str) {
+    pub(crate) fn fail(&self, key: &str) {
         if let Ok(mut m) = self.failures.lock() {
             if m.len() >= MAX_TRACKED {
                 m.retain(|_, v| v.iter().any(|t| t.elapsed() < Duration::from_secs(900)));
@@ -76,7 +76,7 @@ impl LoginLimits {
         }
     }
 
-    fn clear(&self, key: &str) {
+    pub(crate) fn clear(&self, key: &str) {
         if let Ok(mut m) = self.failures.lock() {
             m.remove(key);
         }

@@ -15,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0003Identities),
             Box::new(M0004Settings),
             Box::new(M0005DataPlaneNodes),
+            Box::new(M0006Catalog),
         ]
     }
 }
@@ -379,5 +380,141 @@ impl MigrationTrait for M0005DataPlaneNodes {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         drop_tables(manager, &["data_plane_nodes"]).await
+    }
+}
+
+/// The API catalog and the Dev Portal: catalog records (versioned as a whole),
+/// spec contents, developers, their tokens and team memberships, and the mail
+/// outbox.
+struct M0006Catalog;
+
+impl MigrationName for M0006Catalog {
+    fn name(&self) -> &str {
+        "m0006_catalog"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0006Catalog {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(table("catalog_state", vec![id("id"), int("version")], &[]))
+            .await?;
+        manager
+            .exec_stmt(
+                Query::insert()
+                    .into_table(t("catalog_state"))
+                    .columns([t("id"), t("version")])
+                    .values_panic(["catalog".into(), 0i64.into()])
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(table(
+                "catalog_objects",
+                vec![
+                    id("id"),
+                    string("kind"),
+                    text("data"),
+                    int("seq"),
+                    int("created_at"),
+                    int("updated_at"),
+                ],
+                &[],
+            ))
+            .await?;
+        manager
+            .create_table(table(
+                "api_spec_contents",
+                vec![id("id"), text("content")],
+                &[],
+            ))
+            .await?;
+        manager
+            .create_table(table(
+                "developers",
+                vec![
+                    id("id"),
+                    string("portal_id"),
+                    string("email"),
+                    string("full_name"),
+                    string("password_hash"),
+                    string("status"),
+                    boolean("email_verified"),
+                    int("created_at"),
+                    int("updated_at"),
+                ],
+                &[],
+            ))
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("developers_portal_email")
+                    .table(t("developers"))
+                    .col(t("portal_id"))
+                    .col(t("email"))
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(table(
+                "developer_tokens",
+                vec![
+                    id("id"),
+                    string("developer_id"),
+                    string("portal_id"),
+                    unique("digest"),
+                    string("kind"),
+                    int("expires_at"),
+                    int_null("used_at"),
+                    int("created_at"),
+                ],
+                &[],
+            ))
+            .await?;
+        manager
+            .create_table(table(
+                "developer_team_members",
+                vec![
+                    string("team_id"),
+                    string("developer_id"),
+                    string("portal_id"),
+                ],
+                &["team_id", "developer_id"],
+            ))
+            .await?;
+        manager
+            .create_table(table(
+                "mail_outbox",
+                vec![
+                    id("id"),
+                    string("to_addr"),
+                    string("subject"),
+                    text("body"),
+                    int("created_at"),
+                    int_null("sent_at"),
+                    text_null("error"),
+                ],
+                &[],
+            ))
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        drop_tables(
+            manager,
+            &[
+                "mail_outbox",
+                "developer_team_members",
+                "developer_tokens",
+                "developers",
+                "api_spec_contents",
+                "catalog_objects",
+                "catalog_state",
+            ],
+        )
+        .await
     }
 }

@@ -4,6 +4,7 @@
 //! `postgres://` URL. Ids are UUID strings, times are Unix milliseconds and JSON is
 //! text, so both databases hold the same bytes.
 
+pub mod catalog;
 pub mod cluster;
 pub mod control_planes;
 pub mod identity;
@@ -148,6 +149,10 @@ pub enum Notice {
     /// A plane's node list changed.
     Nodes {
         plane: uuid::Uuid,
+    },
+    /// The catalog (APIs, portals, pages, ...) committed `version`.
+    Catalog {
+        version: i64,
     },
 }
 

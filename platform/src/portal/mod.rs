@@ -1,0 +1,11 @@
+//! The Dev Portal, without GraphQL or SQL in its signatures: portals and their
+//! content (`content`: settings, look, pages, snippets, developer teams), who
+//! sees what (`visibility`), developers' accounts (`developers`: sign-up,
+//! verification, sign-in, reset, approval) and mail (`mail`: SMTP or the
+//! outbox). Portals live in the catalog's records; developers in their own
+//! tables.
+
+pub mod content;
+pub mod developers;
+pub mod mail;
+pub mod visibility;
