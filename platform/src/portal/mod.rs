@@ -8,4 +8,6 @@
 pub mod content;
 pub mod developers;
 pub mod mail;
+pub mod pages;
+pub mod teams;
 pub mod visibility;
