@@ -22,6 +22,21 @@ use crate::error::{Error, Field};
 
 /// Page and document content, at most (characters), as Konnect.
 pub const MAX_CONTENT: usize = 1_000_000;
+/// Versions, documents and implementations one API has at most (so that the
+/// lists under an API stay small enough to answer whole).
+pub const MAX_VERSIONS: usize = 100;
+pub const MAX_DOCUMENTS: usize = 500;
+pub const MAX_IMPLEMENTATIONS: usize = 50;
+
+fn at_most(field: &str, n: usize, max: usize, what: &str) -> Result<(), Error> {
+    if n >= max {
+        return Err(Error::invalid(
+            Field::Input(field.into()),
+            format!("an API has at most {max} {what}"),
+        ));
+    }
+    Ok(())
+}
 
 /// An API's own fields; `None` leaves a field as it is (on create: default).
 #[derive(Clone, Debug, Default)]
@@ -307,6 +322,12 @@ fn check_document(cat: &Catalog, id: Option<Uuid>, d: &ApiDocumentData) -> Resul
 
 pub fn create_document(cat: &Catalog, api: Uuid, f: DocumentFields) -> Result<Change, Error> {
     cat.api(api).ok_or_else(|| not_found("API", api))?;
+    at_most(
+        "apiId",
+        cat.documents_of(api).len(),
+        MAX_DOCUMENTS,
+        "documents",
+    )?;
     let title = f
         .title
         .ok_or_else(|| Error::invalid(Field::Input("title".into()), "required"))?;
@@ -371,6 +392,12 @@ pub fn link_implementation(
     service_id: Uuid,
 ) -> Result<Change, Error> {
     cat.api(api).ok_or_else(|| not_found("API", api))?;
+    at_most(
+        "apiId",
+        cat.implementations_of(api).len(),
+        MAX_IMPLEMENTATIONS,
+        "implementations",
+    )?;
     for (_, i) in cat.implementations() {
         if i.service_id == service_id && i.control_plane_id == control_plane_id {
             return Err(conflict(
@@ -446,4 +473,12 @@ pub fn unpublish(cat: &Catalog, api: Uuid, portal: Uuid) -> Result<Change, Error
     ch.event(CatalogEvent::ApiUnpublished { api, portal });
     ch.delete(cat, e.id);
     Ok(ch)
+}
+
+/// A version's spec text.
+pub async fn spec_content(
+    db: &sea_orm::DatabaseConnection,
+    version: Uuid,
+) -> Result<Option<String>, Error> {
+    Ok(crate::store::catalog::spec_content(db, &version.to_string()).await?)
 }

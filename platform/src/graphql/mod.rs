@@ -4,6 +4,7 @@
 //! `error.rs`, the one place that knows GraphQL's error shape.
 
 pub mod audit;
+pub mod catalog;
 pub mod changes;
 pub mod config;
 pub mod connection;
@@ -14,6 +15,7 @@ pub mod error;
 pub mod guard;
 pub mod identity;
 pub mod limits;
+pub mod portal;
 pub mod team;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema};
@@ -31,6 +33,8 @@ pub struct Query(
     identity::IdentityQuery,
     team::TeamQuery,
     audit::AuditQuery,
+    catalog::queries::CatalogQuery,
+    portal::queries::PortalQuery,
 );
 
 /// Every mutation.
@@ -42,6 +46,9 @@ pub struct Mutation(
     data_plane::DataPlaneMutation,
     identity::IdentityMutation,
     team::TeamMutation,
+    catalog::mutations::CatalogMutation,
+    portal::mutations::PortalMutation,
+    portal::people::PortalPeopleMutation,
 );
 
 /// Every subscription.

@@ -370,3 +370,68 @@ pub async fn set_status(
     }
     Ok(d)
 }
+
+/// A portal's developers, oldest first.
+pub async fn list(db: &DatabaseConnection, portal: Uuid) -> Result<Vec<DeveloperRecord>, Error> {
+    Ok(rows::developers(db, &portal.to_string()).await?)
+}
+
+pub async fn get(db: &DatabaseConnection, id: &str) -> Result<Option<DeveloperRecord>, Error> {
+    Ok(rows::developer(db, id).await?)
+}
+
+/// The ids of a team's developers.
+pub async fn team_members(db: &DatabaseConnection, team: Uuid) -> Result<Vec<String>, Error> {
+    Ok(rows::team_members(db, &team.to_string())
+        .await?
+        .into_iter()
+        .map(|m| m.developer_id)
+        .collect())
+}
+
+/// The teams a developer is in.
+pub async fn teams_of(db: &DatabaseConnection, developer: &str) -> Result<Vec<Uuid>, Error> {
+    Ok(rows::developer_teams(db, developer)
+        .await?
+        .iter()
+        .filter_map(|t| Uuid::parse_str(t).ok())
+        .collect())
+}
+
+/// Puts a developer of the team's portal in the team, or takes them out.
+pub async fn set_membership(
+    db: &DatabaseConnection,
+    portal: Uuid,
+    team: Uuid,
+    developer: Uuid,
+    member: bool,
+) -> Result<(), Error> {
+    let d = rows::developer(db, &developer.to_string())
+        .await?
+        .filter(|d| d.portal_id == portal.to_string())
+        .ok_or_else(|| {
+            Error::invalid(
+                Field::Input("developerId".into()),
+                "no such developer in this team's portal",
+            )
+        })?;
+    if member {
+        rows::add_team_member(
+            db,
+            rows::team_member::Model {
+                team_id: team.to_string(),
+                developer_id: d.id,
+                portal_id: portal.to_string(),
+            },
+        )
+        .await?;
+    } else {
+        rows::remove_team_member(db, &team.to_string(), &d.id).await?;
+    }
+    Ok(())
+}
+
+/// A deleted portal's developers go with it (with their sessions and teams).
+pub async fn portal_deleted(db: &DatabaseConnection, portal: Uuid) -> Result<(), Error> {
+    Ok(rows::delete_portal_people(db, &portal.to_string()).await?)
+}

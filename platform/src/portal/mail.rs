@@ -105,3 +105,16 @@ fn transport(url: &str) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
     }
     Ok(b.timeout(Some(std::time::Duration::from_secs(15))).build())
 }
+
+pub use rows::mail::Model as MailRecord;
+
+/// Mails, newest first: at most `limit` older than the mail `after`, and how
+/// many match in all.
+pub async fn outbox(
+    db: &DatabaseConnection,
+    to: Option<&str>,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<(Vec<MailRecord>, u64), Error> {
+    Ok(rows::mails(db, to, after, limit).await?)
+}

@@ -23,6 +23,9 @@ use crate::catalog::model::{Data, PortalPageData, PortalSnippetData, Status, Vis
 
 /// Page and snippet content, at most (characters), as Konnect.
 pub const MAX_CONTENT: usize = 1_000_000;
+/// Pages and snippets a portal has at most.
+pub const MAX_PAGES: usize = 1000;
+pub const MAX_SNIPPETS: usize = 500;
 
 /// Kong's reserved portal paths (the portal's own pages and routes).
 const RESERVED: [&str; 14] = [

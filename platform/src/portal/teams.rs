@@ -19,6 +19,10 @@ fn not_found(what: &str, id: Uuid) -> Error {
 }
 use crate::catalog::model::{Data, DeveloperRole, DeveloperTeamData, DeveloperTeamRoleData};
 
+/// Teams a portal has, and roles a team has, at most.
+pub const MAX_TEAMS: usize = 500;
+pub const MAX_ROLES: usize = 1000;
+
 fn check_team(cat: &Catalog, id: Option<Uuid>, t: &DeveloperTeamData) -> Result<(), Error> {
     text("name", &t.name, 1, 250)?;
     opt_text("description", &t.description, 250)?;
@@ -92,6 +96,12 @@ pub fn assign_role(
     role: DeveloperRole,
 ) -> Result<Change, Error> {
     let t = cat.team(team).ok_or_else(|| not_found("team", team))?;
+    if cat.roles_of(team).len() >= MAX_ROLES {
+        return Err(Error::invalid(
+            Field::Input("teamId".into()),
+            format!("a team has at most {MAX_ROLES} roles"),
+        ));
+    }
     if let Some(a) = api
         && cat.api(a).is_none()
     {
