@@ -136,6 +136,8 @@ fn bench(c: &mut Criterion) {
             test_hooks: false,
             max_request_items: platform::graphql::limits::MAX_ITEMS,
             cors_allowed_origins: Vec::new(),
+            smtp_url: None,
+            mail_from: "Portico <portal@localhost>".into(),
         })
         .await
         .expect("platform");

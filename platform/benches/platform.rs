@@ -53,6 +53,8 @@ async fn start(db: Option<String>) -> (Target, platform::cli::serve::Running) {
         test_hooks: false,
         max_request_items: platform::graphql::limits::MAX_ITEMS,
         cors_allowed_origins: Vec::new(),
+        smtp_url: None,
+        mail_from: "Portico <portal@localhost>".into(),
     })
     .await
     .expect("platform starts");

@@ -1,5 +1,6 @@
 //! The contract crate's snapshots: `graphql-schema/schema.graphql` is the SDL of
-//! the platform's API and `graphql-schema/cluster.graphql` that of the node
+//! the platform's API, `graphql-schema/portal.graphql` that of a portal's
+//! developer realm, and `graphql-schema/cluster.graphql` that of the node
 //! protocol; the node's operations (`graphql-schema/operations/`) validate
 //! against the cluster schema. A drift fails here;
 //! `UPDATE_SDL=1 cargo test -p platform --test sdl` rewrites the snapshots.
@@ -24,6 +25,11 @@ fn check_snapshot(file: &str, sdl: &str) {
 #[test]
 fn schema_graphql_matches_the_server() {
     check_snapshot("schema.graphql", &platform::graphql::sdl());
+}
+
+#[test]
+fn portal_graphql_matches_the_developer_realm() {
+    check_snapshot("portal.graphql", &platform::graphql::developer::sdl());
 }
 
 #[test]

@@ -91,6 +91,18 @@ enum Cmd {
             value_delimiter = ','
         )]
         cors_allowed_origins: Vec<String>,
+        /// Send mail to developers through this SMTP server (smtp://host:port,
+        /// smtp+starttls://, smtps://, with user:password@ if needed). Without
+        /// it, mail is kept in the outbox (the `mailOutbox` query).
+        #[arg(long = "smtp-url", env = "PORTICO_SMTP_URL", hide_env_values = true)]
+        smtp_url: Option<String>,
+        /// The sender of mail to developers.
+        #[arg(
+            long = "mail-from",
+            env = "PORTICO_MAIL_FROM",
+            default_value = "Portico <portal@localhost>"
+        )]
+        mail_from: String,
     },
     /// Everything on one machine: the platform on SQLite, an embedded gateway node
     /// connected through the cluster protocol, a demo upstream and control plane.
@@ -165,6 +177,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             change_log_retention,
             audit_webhook,
             cors_allowed_origins,
+            smtp_url,
+            mail_from,
         } => {
             let r = serve::start(serve::Options {
                 listen,
@@ -179,6 +193,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 test_hooks,
                 max_request_items,
                 cors_allowed_origins,
+                smtp_url,
+                mail_from,
             })
             .await?;
             if let Some(c) = r.cluster_addr {

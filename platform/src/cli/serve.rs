@@ -34,6 +34,10 @@ pub struct Options {
     pub max_request_items: usize,
     /// Origins whose web pages may call the API (CORS); none by default.
     pub cors_allowed_origins: Vec<String>,
+    /// Mail to developers goes out here (`smtp://host:port`); none: the outbox.
+    pub smtp_url: Option<String>,
+    /// The sender of that mail.
+    pub mail_from: String,
 }
 
 /// A running platform (for tests and `portico up`).
@@ -116,7 +120,12 @@ pub async fn start(opts: Options) -> anyhow::Result<Running> {
             None => println!("admin token created (the one given)"),
         }
     }
-    let state = AppState::assemble(db, sealer, opts.change_log_retention).await?;
+    let mut state = AppState::assemble(db, sealer, opts.change_log_retention).await?;
+    state.mailer = crate::portal::mail::Mailer::new(
+        state.db.clone(),
+        opts.smtp_url.as_deref(),
+        &opts.mail_from,
+    )?;
     if let Some(url) = &opts.audit_webhook {
         state.audit.start_webhook(url.clone())?;
     }

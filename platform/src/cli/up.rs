@@ -47,6 +47,8 @@ pub async fn up(o: UpOptions) -> anyhow::Result<()> {
         test_hooks: false,
         max_request_items: crate::graphql::limits::MAX_ITEMS,
         cors_allowed_origins: o.cors_allowed_origins.clone(),
+        smtp_url: None,
+        mail_from: "Portico <portal@localhost>".into(),
     })
     .await?;
     let cluster = running

@@ -10,6 +10,7 @@ pub mod config;
 pub mod connection;
 pub mod control_plane;
 pub mod data_plane;
+pub mod developer;
 pub mod entities;
 pub mod error;
 pub mod guard;

@@ -290,6 +290,22 @@ pub async fn resolve(
     )
 }
 
+/// The developer of session `token_id` while it is valid and they are approved
+/// (for long-lived subscriptions, which re-check).
+pub async fn resolve_session(
+    db: &DatabaseConnection,
+    token_id: &str,
+) -> Result<Option<DeveloperRecord>, Error> {
+    let Some(t) = rows::developer_token_by_id(db, token_id).await? else {
+        return Ok(None);
+    };
+    if t.kind != "session" || t.used_at.is_some() || t.expires_at <= store::now_ms() {
+        return Ok(None);
+    }
+    let d = rows::developer(db, &t.developer_id).await?;
+    Ok(d.filter(|d| DeveloperStatus::parse(&d.status) == DeveloperStatus::Approved))
+}
+
 pub async fn logout(db: &DatabaseConnection, developer: &str, token_id: &str) -> Result<(), Error> {
     Ok(rows::end_sessions(db, developer, Some(token_id)).await?)
 }

@@ -326,6 +326,15 @@ pub async fn developer_token(
         .await
 }
 
+pub async fn developer_token_by_id(
+    db: &DatabaseConnection,
+    id: &str,
+) -> Result<Option<developer_token::Model>, DbErr> {
+    developer_token::Entity::find_by_id(id.to_string())
+        .one(db)
+        .await
+}
+
 /// Marks a one-time token used; false when it was used already (or is gone).
 pub async fn use_developer_token(db: &DatabaseConnection, id: &str) -> Result<bool, DbErr> {
     let r = developer_token::Entity::update_many()

@@ -5,6 +5,9 @@
 //! request bounds: a small body before a token is shown, a larger one after,
 //! a response size cap.
 
+mod cors;
+pub mod portal;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -17,8 +20,11 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
+
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+
+pub use cors::CorsOrigins;
 
 use crate::auth::{Action, Resource};
 use crate::graphql::{PorticoSchema, limits};
@@ -41,94 +47,6 @@ struct App {
     max_items: usize,
 }
 
-/// The origins whose web pages may call the API (CORS), as given by
-/// `--cors-allowed-origins`: none by default; `*` for any.
-#[derive(Clone, Debug, Default)]
-pub struct CorsOrigins(Vec<String>);
-
-impl CorsOrigins {
-    /// Checks each origin (`scheme://host[:port]`, or `*`).
-    pub fn parse(origins: &[String]) -> anyhow::Result<CorsOrigins> {
-        let mut out = Vec::new();
-        for o in origins.iter().flat_map(|o| o.split(',')).map(str::trim) {
-            if o.is_empty() {
-                continue;
-            }
-            let o = o.trim_end_matches('/').to_ascii_lowercase();
-            let valid = o == "*"
-                || o.parse::<axum::http::Uri>().is_ok_and(|u| {
-                    matches!(u.scheme_str(), Some("http" | "https"))
-                        && u.host().is_some()
-                        && u.path_and_query()
-                            .is_none_or(|p| p.as_str() == "/" || p.as_str().is_empty())
-                });
-            if !valid {
-                anyhow::bail!(
-                    "--cors-allowed-origins: {o:?} is not an origin (scheme://host[:port], or *)"
-                );
-            }
-            out.push(o);
-        }
-        Ok(CorsOrigins(out))
-    }
-
-    fn allows(&self, origin: &str) -> bool {
-        let origin = origin.trim_end_matches('/').to_ascii_lowercase();
-        self.0.iter().any(|o| o == "*" || *o == origin)
-    }
-}
-
-/// CORS for the API: a preflight from an allowed origin is answered (bearer
-/// tokens in `Authorization`, never cookies: no `Allow-Credentials`), other
-/// origins get no CORS headers (and a 403 preflight), so browsers keep them out.
-async fn cors(
-    State(origins): State<Arc<CorsOrigins>>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let origin = req
-        .headers()
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let Some(origin) = origin else {
-        return next.run(req).await;
-    };
-    let allowed = origins.allows(&origin);
-    let preflight = req.method() == axum::http::Method::OPTIONS
-        && req
-            .headers()
-            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-    let mut resp = if preflight {
-        if !allowed {
-            return (StatusCode::FORBIDDEN, [(header::VARY, "Origin")]).into_response();
-        }
-        let mut r = StatusCode::NO_CONTENT.into_response();
-        let h = r.headers_mut();
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            axum::http::HeaderValue::from_static("GET, POST, OPTIONS"),
-        );
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_HEADERS,
-            axum::http::HeaderValue::from_static("authorization, content-type"),
-        );
-        h.insert(
-            header::ACCESS_CONTROL_MAX_AGE,
-            axum::http::HeaderValue::from_static("600"),
-        );
-        r
-    } else {
-        next.run(req).await
-    };
-    let h = resp.headers_mut();
-    h.append(header::VARY, axum::http::HeaderValue::from_static("Origin"));
-    if allowed && let Ok(v) = axum::http::HeaderValue::from_str(&origin) {
-        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
-    }
-    resp
-}
-
 /// The admin API's routes.
 pub fn router(
     state: AppState,
@@ -136,6 +54,7 @@ pub fn router(
     test_hooks: bool,
     cors_origins: CorsOrigins,
 ) -> Router {
+    let portals = portal::routes(state.clone(), max_items);
     let app = App {
         schema: crate::graphql::schema(state.clone()),
         state,
@@ -145,7 +64,7 @@ pub fn router(
         .route("/graphql", get(explorer).post(graphql))
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(cors_origins),
-            cors,
+            cors::cors,
         ));
     let mut r = Router::new()
         .merge(api)
@@ -159,7 +78,7 @@ pub fn router(
             axum::routing::post(crash_control_plane),
         );
     }
-    r.with_state(app)
+    r.with_state(app).merge(portals)
 }
 
 /// The TLS acceptor for `--tls-cert/--tls-key`.
@@ -489,26 +408,26 @@ async fn metrics(State(app): State<App>) -> Response {
 
 /// GraphiQL, served from assets compiled into the binary (no CDN).
 async fn explorer() -> Html<&'static str> {
-    Html(include_str!("../assets/graphiql/index.html"))
+    Html(include_str!("../../assets/graphiql/index.html"))
 }
 
 /// GraphiQL's scripts and styles, stored gzip-compressed.
 async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
     let (body, ctype): (&'static [u8], &str) = match file.as_str() {
         "graphiql.min.js" => (
-            include_bytes!("../assets/graphiql/graphiql.min.js.gz"),
+            include_bytes!("../../assets/graphiql/graphiql.min.js.gz"),
             "text/javascript",
         ),
         "graphiql.min.css" => (
-            include_bytes!("../assets/graphiql/graphiql.min.css.gz"),
+            include_bytes!("../../assets/graphiql/graphiql.min.css.gz"),
             "text/css",
         ),
         "react.production.min.js" => (
-            include_bytes!("../assets/graphiql/react.production.min.js.gz"),
+            include_bytes!("../../assets/graphiql/react.production.min.js.gz"),
             "text/javascript",
         ),
         "react-dom.production.min.js" => (
-            include_bytes!("../assets/graphiql/react-dom.production.min.js.gz"),
+            include_bytes!("../../assets/graphiql/react-dom.production.min.js.gz"),
             "text/javascript",
         ),
         _ => return StatusCode::NOT_FOUND.into_response(),
