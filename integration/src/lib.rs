@@ -34,6 +34,7 @@ use tokio::task::JoinHandle;
 pub use serde_json;
 
 pub mod platform;
+pub mod smtp;
 
 /// How long any polling helper waits before giving up.
 pub const DEADLINE: Duration = Duration::from_secs(15);

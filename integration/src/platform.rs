@@ -257,6 +257,27 @@ impl Platform {
         (status, resp.json().await.expect("a JSON body"))
     }
 
+    /// A request to a portal's developer realm: (status, body, headers).
+    pub async fn portal_gql(
+        &self,
+        portal: &str,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        let mut req = self
+            .http
+            .post(self.url(&format!("/portals/{portal}/graphql")))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("the platform answers");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        (status, resp.json().await.expect("a JSON body"), headers)
+    }
+
     /// Runs an operation that must succeed; returns `data`.
     pub async fn ok(&self, query: &str, variables: Value) -> Value {
         let r = self.gql(query, variables).await;
@@ -436,10 +457,23 @@ impl Platform {
     /// Opens `/graphql/ws` with `token` in the connection_init payload, waits for
     /// the ack, and subscribes `query` with `variables` (operation id "1").
     pub async fn subscribe(&self, token: &str, query: &str, variables: Value) -> Ws {
+        self.subscribe_at("/graphql/ws", json!({"token": token}), query, variables)
+            .await
+    }
+
+    /// Like `subscribe`, on another socket path with another connection_init
+    /// payload (a portal's `/portals/{name}/graphql/ws`).
+    pub async fn subscribe_at(
+        &self,
+        path: &str,
+        payload: Value,
+        query: &str,
+        variables: Value,
+    ) -> Ws {
         use futures_util::SinkExt;
         use tokio_tungstenite::tungstenite::Message;
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-        let mut req = format!("ws://{}/graphql/ws", self.addr)
+        let mut req = format!("ws://{}{path}", self.addr)
             .into_client_request()
             .expect("request");
         req.headers_mut().insert(
@@ -450,11 +484,9 @@ impl Platform {
             .await
             .expect("ws connect");
         let send = |v: Value| Message::text(v.to_string());
-        ws.send(send(
-            json!({"type": "connection_init", "payload": {"token": token}}),
-        ))
-        .await
-        .expect("send");
+        ws.send(send(json!({"type": "connection_init", "payload": payload})))
+            .await
+            .expect("send");
         let ack = next_message(&mut ws).await;
         assert_eq!(ack["type"], "connection_ack", "{ack}");
         ws.send(send(json!({"id": "1", "type": "subscribe",

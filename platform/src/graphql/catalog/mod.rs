@@ -40,7 +40,9 @@ pub enum PublishStatus {
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(remote = "crate::catalog::spec::SpecType")]
 pub enum ApiSpecType {
+    #[graphql(name = "OAS2")]
     Oas2,
+    #[graphql(name = "OAS3")]
     Oas3,
     Asyncapi,
     Unknown,
