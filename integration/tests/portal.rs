@@ -812,3 +812,169 @@ async fn bad_portal_input_is_refused_with_its_field() {
         .await;
     assert_eq!(d["api"]["publications"], json!([]));
 }
+
+both!(portals_and_apis_as_code_round_trip);
+
+async fn portals_and_apis_as_code_round_trip(db: Db) {
+    let p = Platform::start(db).await;
+    let dir = p.dir.join("as-code");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("pets.yaml"), PETS).expect("spec");
+    let file = dir.join("portal.yaml");
+    std::fs::write(
+        &file,
+        r##"_format_version: "3.0"
+services:
+- name: pets-svc
+  url: http://127.0.0.1:9
+  routes:
+  - name: pets
+    paths: [/pets]
+portals:
+- name: dev
+  display_name: Developers
+  auto_approve_developers: true
+  default_api_visibility: public
+  default_page_visibility: public
+  customization:
+    theme: {colors: {primary: "#123456"}}
+  pages:
+  - slug: /
+    title: Home
+    content: "# Welcome"
+    visibility: public
+    status: published
+  - slug: guides
+    content: "---\ntitle: Guides\n---\nRead these."
+    status: published
+    pages:
+    - slug: start
+      content: Start here.
+      status: published
+  snippets:
+  - name: footer
+    content: Made with care.
+    status: published
+apis:
+- name: Pets
+  description: Everything about pets
+  attributes: {domain: [animals]}
+  versions:
+  - spec: {file: pets.yaml}
+  documents:
+  - title: Getting started
+    content: "# Start"
+    status: published
+    documents:
+    - title: Auth
+      content: Use a key.
+  implementations:
+  - control_plane: default
+    service: pets-svc
+  publications:
+  - portal: dev
+"##,
+    )
+    .expect("file");
+    let path = file.to_string_lossy().to_string();
+    let o = p.cli(&["apply", "-f", &path, "--control-plane", "default"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("creating portal dev"), "{out}");
+    assert!(out.contains("creating api-publication"), "{out}");
+    let d = p
+        .ok(
+            "{ api(slug: \"pets-1-0-0\") { version description currentVersion { spec { type } } documents { slug parent { slug } } implementations { service { name } } operations { path implemented } publications { visibility portal { name displayName } } } }",
+            json!({}),
+        )
+        .await;
+    let a = &d["api"];
+    assert_eq!(a["version"], "1.0.0");
+    assert_eq!(a["currentVersion"]["spec"]["type"], "OAS3");
+    assert_eq!(a["documents"][1]["parent"]["slug"], "getting-started");
+    assert_eq!(a["implementations"][0]["service"]["name"], "pets-svc");
+    assert_eq!(a["operations"][0]["implemented"], true);
+    assert_eq!(a["publications"][0]["visibility"], "PUBLIC");
+    assert_eq!(a["publications"][0]["portal"]["displayName"], "Developers");
+    let (_, r, _) = p
+        .portal_gql("dev", None, "{ pages { path title } apis { nodes { slug } } snippet(name: \"footer\") { content } }", json!({}))
+        .await;
+    assert_eq!(
+        r["data"]["pages"],
+        json!([{"path": "/", "title": "Home"}, {"path": "/guides", "title": "Guides"}, {"path": "/guides/start", "title": "start"}]),
+        "{r}"
+    );
+    assert_eq!(r["data"]["apis"]["nodes"][0]["slug"], "pets-1-0-0");
+    // an unchanged file plans nothing (exit 0), and the dump applies back as is
+    let o = p.cli(&["diff", "-f", &path, "--control-plane", "default"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let dumped = dir.join("dump.yaml");
+    let o = p.cli(&[
+        "dump",
+        "--catalog",
+        "--control-plane",
+        "default",
+        "-o",
+        &dumped.to_string_lossy(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = p.cli(&[
+        "diff",
+        "-f",
+        &dumped.to_string_lossy(),
+        "--control-plane",
+        "default",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    // a change is planned, then applied; what the file leaves out goes
+    let changed = std::fs::read_to_string(&file)
+        .expect("read")
+        .replace(
+            "  snippets:\n  - name: footer\n    content: Made with care.\n    status: published\n",
+            "",
+        )
+        .replace("Everything about pets", "All about pets");
+    std::fs::write(&file, changed).expect("write");
+    let o = p.cli(&["diff", "-f", &path, "--control-plane", "default"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("deleting snippet footer") && out.contains("updating api Pets"),
+        "{out}"
+    );
+    let o = p.cli(&["apply", "-f", &path, "--control-plane", "default"]);
+    assert!(o.status.success());
+    let (_, r, _) = p
+        .portal_gql("dev", None, "{ snippets { name } }", json!({}))
+        .await;
+    assert_eq!(r["data"]["snippets"], json!([]));
+    // unknown fields are named with their path; nothing changes
+    let bad = dir.join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "portals:\n- name: dev\n  pages:\n  - slug: x\n    content: y\n    colour: red\n",
+    )
+    .expect("write");
+    let o = p.cli(&["apply", "-f", &bad.to_string_lossy()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(err.contains("colour"), "{err}");
+    let d = p
+        .gql("mutation($d: JSON!) { applyCatalog(input: {document: $d}) { version } }", json!({"d": {"portals": [{"name": "dev", "pages": [{"slug": "x", "content": "y", "colour": "red"}]}]}}))
+        .await;
+    assert_eq!(field(&d), "portals[0].pages[0].colour", "{d}");
+}

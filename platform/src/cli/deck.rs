@@ -68,6 +68,8 @@ const VALIDATE: &str = r#"query Validate($d: JSON!) { validateConfig(document: $
 const DELETE: &str = r#"mutation Delete($i: DeleteControlPlaneInput!) { deleteControlPlane(input: $i) { deletedControlPlaneId } }"#;
 const ENSURE: &str = r#"query Plane($name: String) { controlPlane(name: $name) { id } }"#;
 const CREATE: &str = r#"mutation Create($input: CreateControlPlaneInput!) { createControlPlane(input: $input) { id } }"#;
+const APPLY_CATALOG: &str = r#"mutation ApplyCatalog($input: ApplyCatalogInput!) { applyCatalog(input: $input) { version dryRun plan { action kind name } } }"#;
+const CATALOG: &str = r#"query Catalog { catalogDocument }"#;
 const DUMP: &str = r#"query Dump($id: ID!, $secrets: Boolean) { controlPlaneConfig(id: $id, withSecrets: $secrets) { version hash document } }"#;
 
 fn read_document(file: &PathBuf) -> anyhow::Result<Value> {
@@ -78,6 +80,98 @@ fn read_document(file: &PathBuf) -> anyhow::Result<Value> {
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?
     };
     graphql_schema::deck::parse_text(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
+}
+
+/// The sections of a file that are the catalog's, not a control plane's.
+const CATALOG_KEYS: [&str; 2] = ["portals", "apis"];
+
+/// Splits a file into its decK part and its catalog part (`portals:`, `apis:`),
+/// reading `spec: {file: path}` (relative to the file) into `spec: {content}`.
+/// The decK part is `None` when the file has no control plane entities.
+fn split(doc: Value, file: &std::path::Path) -> anyhow::Result<(Option<Value>, Option<Value>)> {
+    let Value::Object(mut top) = doc else {
+        return Ok((Some(doc), None));
+    };
+    let mut catalog = serde_json::Map::new();
+    for k in CATALOG_KEYS {
+        if let Some(v) = top.remove(k) {
+            catalog.insert(k.into(), v);
+        }
+    }
+    let dir = file.parent().unwrap_or(std::path::Path::new("."));
+    for api in catalog
+        .get_mut("apis")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        for v in api
+            .get_mut("versions")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            let Some(spec) = v.get_mut("spec").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            if let Some(path) = spec.remove("file").as_ref().and_then(Value::as_str) {
+                let p = dir.join(path);
+                let text = std::fs::read_to_string(&p)
+                    .map_err(|e| anyhow::anyhow!("spec file {}: {e}", p.display()))?;
+                spec.insert("content".into(), Value::String(text));
+            }
+        }
+    }
+    let deck = top
+        .keys()
+        .any(|k| !k.starts_with('_'))
+        .then_some(Value::Object(top.clone()));
+    let had_catalog = !catalog.is_empty();
+    // a file of catalog sections only leaves control planes alone
+    let deck = if had_catalog {
+        deck
+    } else {
+        Some(deck.unwrap_or(Value::Object(top)))
+    };
+    Ok((deck, had_catalog.then_some(Value::Object(catalog))))
+}
+
+/// `apply` of the catalog sections: returns whether the plan was empty.
+async fn apply_catalog(c: &Client, doc: &Value, dry_run: bool) -> anyhow::Result<bool> {
+    let d = c
+        .run(
+            APPLY_CATALOG,
+            json!({ "input": { "document": doc, "dryRun": dry_run } }),
+        )
+        .await?;
+    let r = &d["applyCatalog"];
+    let plan = r["plan"].as_array().cloned().unwrap_or_default();
+    for it in &plan {
+        let verb = match it["action"].as_str().unwrap_or("") {
+            "create" => "creating",
+            "update" => "updating",
+            _ => "deleting",
+        };
+        println!(
+            "{verb} {} {}",
+            it["kind"].as_str().unwrap_or(""),
+            it["name"].as_str().unwrap_or("")
+        );
+    }
+    let count = |a: &str| plan.iter().filter(|i| i["action"] == a).count();
+    println!(
+        "Catalog summary:\n  {}: {}\n  {}: {}\n  {}: {}",
+        if dry_run { "Create" } else { "Created" },
+        count("create"),
+        if dry_run { "Update" } else { "Updated" },
+        count("update"),
+        if dry_run { "Delete" } else { "Deleted" },
+        count("delete")
+    );
+    if !dry_run {
+        println!("the catalog is at version {}", r["version"]);
+    }
+    Ok(plan.is_empty())
 }
 
 /// Prints a plan the way decK does, and returns whether it was empty.
@@ -139,7 +233,25 @@ pub async fn apply(
     select_tags: &[String],
     dry_run: bool,
 ) -> anyhow::Result<bool> {
-    let doc = read_document(file)?;
+    let (deck, catalog) = split(read_document(file)?, file)?;
+    let mut empty = true;
+    if let Some(doc) = deck {
+        empty &= apply_plane(c, file, doc, plane, select_tags, dry_run).await?;
+    }
+    if let Some(doc) = catalog {
+        empty &= apply_catalog(c, &doc, dry_run).await?;
+    }
+    Ok(empty)
+}
+
+async fn apply_plane(
+    c: &Client,
+    file: &PathBuf,
+    doc: Value,
+    plane: &str,
+    select_tags: &[String],
+    dry_run: bool,
+) -> anyhow::Result<bool> {
     let existing = c.run(ENSURE, json!({ "name": plane })).await?["controlPlane"]["id"]
         .as_str()
         .map(str::to_string);
@@ -213,6 +325,7 @@ pub async fn dump(
     out: Option<&PathBuf>,
     select_tags: &[String],
     with_secrets: bool,
+    catalog: bool,
 ) -> anyhow::Result<()> {
     let id = ensure_plane(c, plane, false).await?;
     let d = c
@@ -224,6 +337,12 @@ pub async fn dump(
         // as decK writes it: applying this file manages these tags only
         if let Some(o) = doc.as_object_mut() {
             o.insert("_info".into(), json!({ "select_tags": select_tags }));
+        }
+    }
+    if catalog {
+        let d = c.run(CATALOG, json!({})).await?;
+        if let (Some(o), Value::Object(cat)) = (doc.as_object_mut(), d["catalogDocument"].clone()) {
+            o.extend(cat);
         }
     }
     let text = serde_yaml_ng::to_string(&doc)?;

@@ -156,6 +156,9 @@ enum Cmd {
         /// platform's key): the file then restores the plane on this platform.
         #[arg(long = "with-secrets")]
         with_secrets: bool,
+        /// Also write the API catalog and the portals (`apis:`, `portals:`).
+        #[arg(long)]
+        catalog: bool,
         #[command(flatten)]
         remote: Remote,
     },
@@ -259,6 +262,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Cmd::Dump {
             output,
             with_secrets,
+            catalog,
             remote,
         } => {
             let c = deck::Client::new(&remote.server, &remote.token)?;
@@ -268,6 +272,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 output.as_ref(),
                 &remote.select_tags,
                 with_secrets,
+                catalog,
             )
             .await?;
             Ok(0)

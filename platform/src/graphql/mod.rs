@@ -35,6 +35,7 @@ pub struct Query(
     team::TeamQuery,
     audit::AuditQuery,
     catalog::queries::CatalogQuery,
+    catalog::file::CatalogFileQuery,
     portal::queries::PortalQuery,
 );
 
@@ -48,6 +49,7 @@ pub struct Mutation(
     identity::IdentityMutation,
     team::TeamMutation,
     catalog::mutations::CatalogMutation,
+    catalog::file::CatalogFileMutation,
     portal::mutations::PortalMutation,
     portal::people::PortalPeopleMutation,
 );

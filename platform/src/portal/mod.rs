@@ -7,6 +7,7 @@
 
 pub mod content;
 pub mod developers;
+pub mod file;
 pub mod mail;
 pub mod pages;
 pub mod teams;

@@ -6,6 +6,7 @@
 //! their fields in `objects.rs`, the root fields in `queries.rs` and
 //! `mutations.rs`.
 
+pub mod file;
 pub mod mutations;
 pub mod objects;
 pub mod queries;
