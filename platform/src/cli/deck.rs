@@ -246,7 +246,7 @@ pub async fn apply(
 
 async fn apply_plane(
     c: &Client,
-    file: &PathBuf,
+    file: &std::path::Path,
     doc: Value,
     plane: &str,
     select_tags: &[String],
