@@ -134,6 +134,36 @@ async fn portico_up_serves_the_demo_through_the_cluster_protocol() {
     })
     .await;
 
+    // the demo portal: its API, linked to its own service and route, public
+    let portal: Value = client()
+        .post(format!("http://127.0.0.1:{}/portals/default/graphql", up.ports[0]))
+        .json(&json!({"query": "{ portal { name authenticationEnabled } apis { nodes { slug operations { path } } } pages { path } }"}))
+        .send()
+        .await
+        .expect("portal")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        portal["data"]["portal"]["name"], "Portico Dev Portal",
+        "{portal}"
+    );
+    assert_eq!(
+        portal["data"]["apis"]["nodes"][0]["slug"], "demo-echo-api-1-0-0",
+        "{portal}"
+    );
+    assert_eq!(portal["data"]["pages"][0]["path"], "/");
+    let d = gql(
+        "{ api(slug: \"demo-echo-api-1-0-0\") { operations { path implemented } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        d["data"]["api"]["operations"][0]["implemented"], true,
+        "{d}"
+    );
+    assert_eq!(get(proxy("/demo-api/hello"), &[]).await, 200);
+
     // a second start in the same directory keeps the token, the plane and the route
     drop(up);
     // (same ports: the demo service points at the demo upstream's address)

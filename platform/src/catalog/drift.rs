@@ -48,25 +48,29 @@ fn matches(route: &Route, method: &str, path: &str) -> bool {
     })
 }
 
-/// Whether `route` serves `op` (HTTP operations only).
-pub fn serves(route: &Route, op: &Operation) -> bool {
+/// Whether `route` serves `op` (HTTP operations only) under `base` (the
+/// spec's server path).
+pub fn serves(route: &Route, op: &Operation, base: Option<&str>) -> bool {
     if !op.path.starts_with('/') {
         return false;
     }
-    samples(&op.path)
-        .iter()
-        .any(|p| matches(route, &op.method, p))
+    let full = format!("{}{}", base.unwrap_or(""), op.path);
+    samples(&full).iter().any(|p| matches(route, &op.method, p))
 }
 
 /// For each operation, the routes that serve it; and the routes that serve
 /// none (undocumented).
-pub fn report(ops: &[Operation], routes: &[&Route]) -> (Vec<Vec<Uuid>>, Vec<Uuid>) {
+pub fn report(
+    ops: &[Operation],
+    base: Option<&str>,
+    routes: &[&Route],
+) -> (Vec<Vec<Uuid>>, Vec<Uuid>) {
     let served: Vec<Vec<Uuid>> = ops
         .iter()
         .map(|op| {
             routes
                 .iter()
-                .filter(|r| serves(r, op))
+                .filter(|r| serves(r, op, base))
                 .map(|r| r.id)
                 .collect()
         })
@@ -119,7 +123,9 @@ mod tests {
             op("DELETE", "/pets/{id}"),
             op("POST", "/orders"),
         ];
-        let (served, undocumented) = report(&ops, &[&list, &one, &other]);
+        let (served, undocumented) = report(&ops, None, &[&list, &one, &other]);
+        let (under, _) = report(&[op("GET", "/")], Some("/admin"), &[&other]);
+        assert_eq!(under[0], vec![other.id], "under the server's path");
         assert_eq!(served[0], vec![list.id]);
         // `/pets` prefix does not take DELETE; the regex takes /pets/1
         assert_eq!(served[1], vec![one.id]);

@@ -54,6 +54,10 @@ pub struct Spec {
     pub info_version: Option<String>,
     pub operations: Vec<Operation>,
     pub validation_messages: Vec<ValidationMessage>,
+    /// The path the operations' paths are under (OpenAPI 3's first server's
+    /// path, Swagger's `basePath`): `/v1` for `https://api.example.com/v1`.
+    #[serde(default)]
+    pub base_path: Option<String>,
 }
 
 const HTTP_METHODS: [&str; 8] = [
@@ -105,6 +109,17 @@ fn text(v: Option<&Value>) -> Option<String> {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
+    }
+}
+
+/// The path of a server URL (`https://h/v1` -> `/v1`, `/v1` -> `/v1`).
+fn server_path(url: &str) -> String {
+    match url.split_once("://") {
+        Some((_, rest)) => rest
+            .find('/')
+            .map(|i| rest[i..].to_string())
+            .unwrap_or_default(),
+        None => url.to_string(),
     }
 }
 
@@ -203,7 +218,20 @@ fn examine(root: &Map<String, Value>, format: &str) -> Spec {
     }
     let whole = Value::Object(root.clone());
     refs(&whole, &whole, "", &mut c, 0);
+    let base_path = match spec_type {
+        SpecType::Oas2 => text(root.get("basePath")),
+        SpecType::Oas3 => root
+            .get("servers")
+            .and_then(Value::as_array)
+            .and_then(|s| s.first())
+            .and_then(|s| text(s.get("url")))
+            .map(|u| server_path(&u)),
+        _ => None,
+    }
+    .map(|p| p.trim_end_matches('/').to_string())
+    .filter(|p| !p.is_empty() && p.starts_with('/'));
     Spec {
+        base_path,
         spec_type,
         spec_version,
         format: format.into(),

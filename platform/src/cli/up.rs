@@ -22,6 +22,120 @@ pub struct UpOptions {
 
 const DEMO: &str = "default";
 
+fn host_of(a: SocketAddr) -> String {
+    if a.ip().is_unspecified() {
+        format!("localhost:{}", a.port())
+    } else {
+        a.to_string()
+    }
+}
+
+/// The demo API's spec: what the demo upstream answers behind `/demo-api`.
+fn demo_spec(proxy: &str) -> String {
+    format!(
+        r#"openapi: 3.0.3
+info:
+  title: Demo echo API
+  version: 1.0.0
+  description: The demo upstream of `portico up`. It answers every request with what it received.
+servers:
+  - url: http://{proxy}/demo-api
+paths:
+  /hello:
+    get:
+      operationId: hello
+      summary: Say hello
+      responses:
+        '200':
+          description: The request as the upstream saw it
+          content:
+            application/json:
+              schema: {{type: object}}
+  /echo:
+    post:
+      operationId: echo
+      summary: Echo a body
+      requestBody:
+        content:
+          application/json:
+            schema: {{type: object}}
+      responses:
+        '200':
+          description: The request, body included
+  /items/{{id}}:
+    get:
+      operationId: getItem
+      summary: Read an item
+      parameters:
+        - name: id
+          in: path
+          required: true
+          schema: {{type: string}}
+      responses:
+        '200':
+          description: The request as the upstream saw it
+"#
+    )
+}
+
+/// The demo portal (public, developers approved on sign-up) with the demo API
+/// published and linked to its service, on a first start (an empty catalog).
+async fn seed_portal(api: &super::deck::Client, proxy: &str) -> anyhow::Result<()> {
+    let d = api
+        .run(
+            "{ portals(first: 1) { totalCount } apis(first: 1) { totalCount } }",
+            json!({}),
+        )
+        .await?;
+    if d["portals"]["totalCount"] != 0 || d["apis"]["totalCount"] != 0 {
+        return Ok(());
+    }
+    let doc = json!({
+        "portals": [{
+            "name": DEMO,
+            "display_name": "Portico Dev Portal",
+            "authentication_enabled": true,
+            "auto_approve_developers": true,
+            "default_api_visibility": "public",
+            "default_page_visibility": "public",
+            "pages": [
+                {"slug": "/", "title": "Welcome", "status": "published",
+                 "content": "# Welcome\n\nBrowse the APIs, sign up, and try them.\n"},
+                {"slug": "getting-started", "title": "Getting started", "status": "published",
+                 "content": "# Getting started\n\n1. Sign up.\n2. Pick an API.\n3. Call it through the gateway.\n"}
+            ]
+        }],
+        "apis": [{
+            "name": "Demo echo API",
+            "description": "The demo upstream: it answers with what it received.",
+            "versions": [{"spec": {"content": demo_spec(proxy)}}],
+            "documents": [{"title": "Overview", "status": "published",
+                           "content": "Call `/demo-api/hello` through the gateway."}],
+            "implementations": [{"control_plane": DEMO, "service": "demo-api"}],
+            "publications": [{"portal": DEMO, "visibility": "public"}]
+        }]
+    });
+    // an older data directory's plane has no demo-api service: publish the
+    // API without the link
+    let has_service = api
+        .run(
+            "query { controlPlane(name: \"default\") { services(filter: {name: \"demo-api\"}) { totalCount } } }",
+            json!({}),
+        )
+        .await?["controlPlane"]["services"]["totalCount"]
+        == 1;
+    let mut doc = doc;
+    if !has_service && let Some(a) = doc["apis"][0].as_object_mut() {
+        a.remove("implementations");
+    }
+    api.run(
+        "mutation($i: ApplyCatalogInput!) { applyCatalog(input: $i) { version } }",
+        json!({"i": {"document": doc}}),
+    )
+    .await?;
+    Ok(())
+}
+
 pub async fn up(o: UpOptions) -> anyhow::Result<()> {
     crate::files::private_dir(&o.data_dir)?;
     // one admin token per data directory, kept in a file only its owner reads
@@ -96,6 +210,12 @@ pub async fn up(o: UpOptions) -> anyhow::Result<()> {
                         {"name": "private", "paths": ["/private"],
                          "plugins": [{"name": "key-auth"}, {"name": "rate-limiting", "config": {"minute": 5, "policy": "local"}}]}
                     ]
+                }, {
+                    // the demo API's own service and route: what the portal's
+                    // applications will guard, leaving /demo open
+                    "name": "demo-api",
+                    "url": format!("http://{echo_addr}/"),
+                    "routes": [{"name": "demo-api", "paths": ["/demo-api"]}]
                 }],
                 "consumers": [{"username": "demo", "keyauth_credentials": [{"key": "demo-key"}]}],
                 "plugins": [{"name": "correlation-id", "config": {"echo_downstream": true}}]
@@ -108,6 +228,8 @@ pub async fn up(o: UpOptions) -> anyhow::Result<()> {
             id
         }
     };
+
+    seed_portal(&api, &host_of(o.proxy_listen)).await?;
 
     // the embedded node's credentials, issued once per data directory
     let node_dir = o.data_dir.join("node");
@@ -159,16 +281,11 @@ pub async fn up(o: UpOptions) -> anyhow::Result<()> {
     )
     .await?;
 
-    let host = |a: SocketAddr| {
-        if a.ip().is_unspecified() {
-            format!("localhost:{}", a.port())
-        } else {
-            a.to_string()
-        }
-    };
+    let host = host_of;
     println!(
         "\nPortico is up.\n\
          \n  GraphiQL      http://{api}/graphql\
+         \n  Dev Portal    http://{api}/portals/default/   (its API: http://{api}/portals/default/graphql)\
          \n  admin token   {token}   (also in {tokfile}; GraphiQL header {{\"Authorization\": \"Bearer <token>\"}})\
          \n  owner login   {email} (its password was printed above on the first start, or set PORTICO_ADMIN_PASSWORD)\
          \n  proxy         http://{px}   https://{pxs}\

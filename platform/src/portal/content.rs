@@ -97,7 +97,9 @@ fn merge(into: &mut Value, patch: &Value) {
 /// The customization with `patch` merged in, checked field by field.
 pub fn customize(current: &Customization, patch: &Value) -> Result<Customization, Error> {
     let mut v = serde_json::to_value(current).map_err(Error::internal)?;
-    merge(&mut v, patch);
+    if !patch.is_null() {
+        merge(&mut v, patch);
+    }
     let c: Customization = serde_path_to_error::deserialize(v).map_err(|e| {
         Error::invalid(
             Field::Input(format!("customization.{}", e.path())),

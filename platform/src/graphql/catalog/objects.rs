@@ -37,6 +37,11 @@ impl ApiSpec {
         self.spec.title.as_deref()
     }
 
+    /// The path operations are under (the first server's path, or `basePath`).
+    async fn base_path(&self) -> Option<&str> {
+        self.spec.base_path.as_deref()
+    }
+
     /// The spec's text, as given.
     async fn content(&self, ctx: &Context<'_>) -> Result<Option<String>> {
         let Some(id) = self.version_id else {
@@ -339,7 +344,7 @@ impl Api {
             })
             .collect();
         let refs: Vec<&graphql_schema::entity::Route> = typed.iter().map(|(_, t)| t).collect();
-        let (served, _) = drift::report(&v.spec.operations, &refs);
+        let (served, _) = drift::report(&v.spec.operations, v.spec.base_path.as_deref(), &refs);
         v.spec
             .operations
             .iter()
@@ -362,10 +367,10 @@ impl Api {
 
     /// Routes of the implementing services that serve no documented operation.
     async fn undocumented_routes(&self, ctx: &Context<'_>) -> Vec<Route> {
-        let ops = self
+        let (ops, base) = self
             .cat
             .current_version(self.id)
-            .map(|(_, v)| v.spec.operations.clone())
+            .map(|(_, v)| (v.spec.operations.clone(), v.spec.base_path.clone()))
             .unwrap_or_default();
         let routes = implementing_routes(ctx, &self.cat, self.id);
         let typed: Vec<(Route, graphql_schema::entity::Route)> = routes
@@ -376,7 +381,7 @@ impl Api {
             })
             .collect();
         let refs: Vec<&graphql_schema::entity::Route> = typed.iter().map(|(_, t)| t).collect();
-        let (_, undocumented) = drift::report(&ops, &refs);
+        let (_, undocumented) = drift::report(&ops, base.as_deref(), &refs);
         typed
             .into_iter()
             .filter(|(_, t)| undocumented.contains(&t.id))
