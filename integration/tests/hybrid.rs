@@ -493,6 +493,21 @@ async fn two_replicas_on_postgres_converge() {
     .await;
     let hash = a.plane(&cp).await["configHash"].clone();
     assert_eq!(b.plane(&cp).await["configHash"], hash);
+    // the catalog too: an API made on A is listed on B
+    a.ok(
+        "mutation { createApi(input: {name: \"replicated\"}) { id } }",
+        json!({}),
+    )
+    .await;
+    wait_for("replica B listing the API made on A", || async {
+        b.ok(
+            "{ apis(filter: {name: \"replicated\"}) { totalCount } }",
+            json!({}),
+        )
+        .await["apis"]["totalCount"]
+            == 1
+    })
+    .await;
     wait_for("the node at the last version", || async {
         gw.status_json().await["sync"]["config_hash"] == hash
     })

@@ -234,6 +234,8 @@ fn target_of(
                     "id",
                     "controlPlaneId",
                     "controlPlane",
+                    "apiId",
+                    "portalId",
                     "teamId",
                     "email",
                     "name",
