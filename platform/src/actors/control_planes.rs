@@ -310,7 +310,16 @@ impl Actor for ControlPlanes {
                 let _ = reply.send(r);
             }
             ControlPlanesMsg::Start(id, reply) => {
-                if let Err(e) = ControlPlanes::spawn(&me.get_cell(), st, id).await {
+                // a plane created here between the caller's look and this message
+                // has its actor already: a second one would serve a stale view
+                let running = st
+                    .deps
+                    .registry
+                    .actors
+                    .read()
+                    .map(|m| m.contains_key(&id))
+                    .unwrap_or(false);
+                if !running && let Err(e) = ControlPlanes::spawn(&me.get_cell(), st, id).await {
                     tracing::warn!("{e}");
                 }
                 let _ = reply.send(());
