@@ -63,6 +63,8 @@ pub struct Consumers {
     >,
     /// jwt: credential key -> verification material
     pub jwt: HashMap<String, Arc<crate::plugins::jwt::JwtKey>>,
+    /// portal-auth: Dev Portal applications and their keys
+    pub apps: crate::plugins::portal_auth::AppIndex,
 }
 
 impl Consumers {
@@ -72,7 +74,10 @@ impl Consumers {
             .iter()
             .map(|g| (g.id, g.name.as_str()))
             .collect();
-        let mut c = Consumers::default();
+        let mut c = Consumers {
+            apps: crate::plugins::portal_auth::AppIndex::build(config),
+            ..Consumers::default()
+        };
         for k in &config.consumers {
             let groups: Vec<&str> = k
                 .groups
@@ -252,6 +257,10 @@ fn build(p: &PluginEntity, consumers: &Consumers) -> Result<Arc<dyn Plugin>, Str
         "key-auth" => Arc::new(key_auth::KeyAuth::new(
             serde_json::from_value(cfg).map_err(de)?,
             consumers,
+        )?),
+        "portal-auth" => Arc::new(portal_auth::PortalAuth::new(
+            serde_json::from_value(cfg).map_err(de)?,
+            &consumers.apps,
         )?),
         "rate-limiting" => Arc::new(rate_limiting::RateLimiting::new(
             p.id,

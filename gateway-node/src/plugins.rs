@@ -11,6 +11,7 @@ pub mod ip_restriction;
 pub mod jwt;
 pub mod key_auth;
 pub mod logging;
+pub mod portal_auth;
 pub mod prometheus;
 pub mod proxy_cache;
 pub mod rate_limiting;

@@ -25,6 +25,12 @@ pub struct Config {
     pub acls: Vec<crate::entity::AclGroup>,
     pub jwt_secrets: Vec<crate::entity::JwtSecret>,
     pub plugins: Vec<Plugin>,
+    /// Dev Portal applications and their keys (left out of the hash's
+    /// serialisation when empty, so configs without them hash as before).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub applications: Vec<crate::entity::Application>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub application_credentials: Vec<crate::entity::ApplicationCredential>,
 }
 
 /// How many of each entity a config holds (shown on `/status`).
@@ -41,6 +47,7 @@ pub struct EntityCounts {
     pub consumer_groups: usize,
     pub credentials: usize,
     pub plugins: usize,
+    pub applications: usize,
 }
 
 impl Config {
@@ -78,7 +85,9 @@ impl Config {
             basicauth_credentials,
             acls,
             jwt_secrets,
-            plugins
+            plugins,
+            applications,
+            application_credentials
         );
         m
     }
@@ -98,6 +107,7 @@ impl Config {
                 + self.basicauth_credentials.len()
                 + self.jwt_secrets.len(),
             plugins: self.plugins.len(),
+            applications: self.applications.len(),
         }
     }
 }

@@ -58,6 +58,8 @@ const ENTITY_KEYS: &[&str] = &[
     "certificates",
     "snis",
     "ca_certificates",
+    "applications",
+    "application_credentials",
 ];
 /// decK entity types that Portico accepts but does not act on yet.
 const LATER_KEYS: &[&str] = &[
@@ -485,6 +487,51 @@ pub fn load_value(doc: &Value) -> Result<Loaded, InvalidConfig> {
             {
                 b.config.plugins.push(pl);
             }
+        }
+    }
+
+    // Dev Portal applications and their keys
+    let mut app_ids: HashMap<String, Uuid> = HashMap::new();
+    for (p, v) in list("applications", &mut errors) {
+        let cfg: Option<crate::entity::ApplicationConfig> = read_entity(&v, &p, &[], &mut errors);
+        if let Some(a) = cfg.and_then(|c| c.validate(&p, &mut errors))
+            && b.unique("application", "id", a.id.to_string(), &p, &mut errors)
+        {
+            app_ids.insert(a.id.to_string(), a.id);
+            app_ids.insert(a.name.clone(), a.id);
+            b.config.applications.push(a);
+        }
+    }
+    for (p, v) in list("application_credentials", &mut errors) {
+        let cfg: Option<crate::entity::ApplicationCredentialConfig> =
+            read_entity(&v, &p, &[], &mut errors);
+        let Some(c) = cfg else { continue };
+        let Some(r) = c.application.clone().filter(|x| !x.is_null()) else {
+            errors.add(p.field("application"), "required field missing");
+            continue;
+        };
+        let Some(aid) = b.resolve(
+            &app_ids,
+            &r,
+            &p.field("application"),
+            "application",
+            &mut errors,
+        ) else {
+            continue;
+        };
+        let Some(app) = b.config.applications.iter().find(|a| a.id == aid).cloned() else {
+            continue;
+        };
+        if let Some(k) = c.validate(&app, &p, &mut errors)
+            && b.unique(
+                "application_credential",
+                "key",
+                k.key_sha256.clone(),
+                &p,
+                &mut errors,
+            )
+        {
+            b.config.application_credentials.push(k);
         }
     }
 

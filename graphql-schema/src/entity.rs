@@ -1,6 +1,7 @@
 //! Config entities as in Kong: what a user writes (`FooConfig`, Kong's field names,
 //! every field optional so defaults are ours to apply) and its validated form (`Foo`).
 
+pub mod application;
 pub mod certificate;
 pub mod consumer;
 pub mod plugin;
@@ -8,6 +9,10 @@ pub mod route;
 pub mod service;
 pub mod upstream;
 
+pub use application::{
+    Application, ApplicationConfig, ApplicationCredential, ApplicationCredentialConfig, PlanLimits,
+    Registration,
+};
 pub use certificate::{CaCertificate, CaCertificateConfig, Certificate, CertificateConfig, Sni};
 pub use consumer::{
     AclGroup, AclGroupConfig, BasicAuthCredential, BasicAuthCredentialConfig, Consumer,

@@ -11,6 +11,7 @@ pub mod ip_restriction;
 pub mod jwt;
 pub mod key_auth;
 pub mod logging;
+pub mod portal_auth;
 pub mod prometheus;
 pub mod proxy_cache;
 pub mod rate_limiting;
@@ -103,6 +104,7 @@ pub const PLUGINS: &[PluginInfo] = &[
     http_only("bot-detection", 2500, &[]),
     http_only("cors", 2000, &[]),
     http_only("key-auth", 1250, &[]),
+    http_only("portal-auth", 1260, &["redis.password"]),
     http_only("basic-auth", 1100, &[]),
     http_only("jwt", 1450, &[]),
     PluginInfo {
@@ -166,6 +168,7 @@ pub fn validate(
     match name {
         "correlation-id" => typed::<correlation_id::CorrelationIdConfig>(config, path, errors),
         "key-auth" => typed::<key_auth::KeyAuthConfig>(config, path, errors),
+        "portal-auth" => typed::<portal_auth::PortalAuthConfig>(config, path, errors),
         "basic-auth" => typed::<basic_auth::BasicAuthConfig>(config, path, errors),
         "jwt" => typed::<jwt::JwtConfig>(config, path, errors),
         "acl" => typed::<acl::AclConfig>(config, path, errors),
@@ -782,6 +785,9 @@ mod tests {
             "acl" => serde_json::json!({"allow": ["admins"]}),
             "file-log" => serde_json::json!({"path": "/tmp/x.log"}),
             "http-log" => serde_json::json!({"http_endpoint": "http://127.0.0.1:1/"}),
+            "portal-auth" => {
+                serde_json::json!({"api_id": "7f0c54a9-5c1e-4b7a-9a53-0c7d3c1e2f10"})
+            }
             _ => serde_json::json!({}),
         }
     }

@@ -69,6 +69,12 @@ pub fn secrets(kind: Kind, data: &Value) -> Vec<Secret> {
             form: Form::Hashed,
         }],
         Kind::JwtSecret => vec![sealed(vec!["secret"])],
+        Kind::ApplicationCredential => vec![Secret {
+            written: vec!["key"],
+            stored: vec!["key_sha256"],
+            also: Vec::new(),
+            form: Form::Hashed,
+        }],
         Kind::Certificate => vec![sealed(vec!["key"]), sealed(vec!["key_alt"])],
         Kind::Plugin => data
             .get("name")

@@ -27,6 +27,8 @@ pub enum Kind {
     JwtSecret,
     Acl,
     Plugin,
+    Application,
+    ApplicationCredential,
 }
 
 /// Kinds in the order a document lists them (referenced before referencing).
@@ -45,6 +47,8 @@ pub const KINDS: &[Kind] = &[
     Kind::JwtSecret,
     Kind::Acl,
     Kind::Plugin,
+    Kind::Application,
+    Kind::ApplicationCredential,
 ];
 
 impl Kind {
@@ -65,6 +69,8 @@ impl Kind {
             Kind::JwtSecret => "jwt_secrets",
             Kind::Acl => "acls",
             Kind::Plugin => "plugins",
+            Kind::Application => "applications",
+            Kind::ApplicationCredential => "application_credentials",
         }
     }
 
@@ -92,6 +98,8 @@ impl Kind {
             Kind::JwtSecret => "JWT_SECRET",
             Kind::Acl => "ACL",
             Kind::Plugin => "PLUGIN",
+            Kind::Application => "APPLICATION",
+            Kind::ApplicationCredential => "APPLICATION_CREDENTIAL",
         }
     }
 
@@ -142,6 +150,7 @@ impl Kind {
                 ("consumer", Kind::Consumer),
                 ("consumer_group", Kind::ConsumerGroup),
             ],
+            Kind::ApplicationCredential => &[("application", Kind::Application)],
             _ => &[],
         }
     }
@@ -158,6 +167,8 @@ impl Kind {
             Kind::Acl => Some("group"),
             Kind::Plugin => Some("name"),
             Kind::JwtSecret => Some("key"),
+            Kind::Application => Some("name"),
+            Kind::ApplicationCredential => Some("display_name"),
             _ => None,
         }
     }

@@ -13,21 +13,14 @@ use crate::plugin::{ConsumerRt, Consumers, Ctx, Flow, Identity, Plugin};
 
 pub struct KeyAuth {
     cfg: KeyAuthConfig,
-    names: Vec<HeaderName>,
+    source: KeySource,
     anonymous: Option<Arc<ConsumerRt>>,
     www_authenticate: HeaderValue,
 }
 
 impl KeyAuth {
     pub fn new(cfg: KeyAuthConfig, consumers: &Consumers) -> Result<KeyAuth, String> {
-        let names = cfg
-            .key_names
-            .iter()
-            .map(|n| {
-                HeaderName::from_bytes(n.to_ascii_lowercase().as_bytes())
-                    .map_err(|e| format!("key_names: {e}"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let source = KeySource::new(&cfg.key_names, cfg.key_in_header, cfg.key_in_query)?;
         let anonymous = match &cfg.anonymous {
             None => None,
             Some(a) if a.is_empty() => None,
@@ -40,7 +33,7 @@ impl KeyAuth {
             .map_err(|e| format!("realm: {e}"))?;
         Ok(KeyAuth {
             cfg,
-            names,
+            source,
             anonymous,
             www_authenticate,
         })
@@ -79,22 +72,7 @@ impl Plugin for KeyAuth {
         if ctx.identity.as_ref().is_some_and(|i| !i.anonymous) && self.anonymous.is_some() {
             return Flow::Continue;
         }
-        let mut found: Option<(String, Option<&HeaderName>, Option<&str>)> = None;
-        for (name, raw) in self.names.iter().zip(&self.cfg.key_names) {
-            if self.cfg.key_in_header
-                && let Some(v) = ctx.headers.get(name).and_then(|v| v.to_str().ok())
-            {
-                found = Some((v.to_string(), Some(name), None));
-                break;
-            }
-            if self.cfg.key_in_query
-                && let Some(v) = ctx.query.as_deref().and_then(|q| query_arg(q, raw))
-            {
-                found = Some((v, None, Some(raw.as_str())));
-                break;
-            }
-        }
-        let Some((key, header, arg)) = found else {
+        let Some(found) = self.source.find(ctx) else {
             return self.fail(
                 ctx,
                 StatusCode::UNAUTHORIZED,
@@ -102,21 +80,12 @@ impl Plugin for KeyAuth {
                 true,
             );
         };
-        let digest = graphql_schema::entity::consumer::digest(&key);
+        let digest = graphql_schema::entity::consumer::digest(&found.key);
         let Some((consumer, cred)) = ctx.consumers.keyauth.get(&digest).cloned() else {
             return self.fail(ctx, StatusCode::UNAUTHORIZED, "Unauthorized", true);
         };
         if self.cfg.hide_credentials {
-            if let Some(h) = header {
-                ctx.headers.remove(h);
-            }
-            if let (Some(arg), Some(q)) = (arg, ctx.query.take()) {
-                let rest: Vec<&str> = q
-                    .split('&')
-                    .filter(|kv| kv.split('=').next() != Some(arg))
-                    .collect();
-                ctx.query = (!rest.is_empty()).then(|| rest.join("&"));
-            }
+            self.source.hide(ctx, &found);
         }
         ctx.identity = Some(Identity {
             consumer,
@@ -124,6 +93,78 @@ impl Plugin for KeyAuth {
             anonymous: false,
         });
         Flow::Continue
+    }
+}
+
+/// Where a request's API key may be: headers and query arguments, by name.
+pub struct KeySource {
+    names: Vec<(HeaderName, String)>,
+    in_header: bool,
+    in_query: bool,
+}
+
+/// A key found in a request, and where.
+pub struct Found {
+    pub key: String,
+    header: Option<HeaderName>,
+    arg: Option<String>,
+}
+
+impl KeySource {
+    pub fn new(names: &[String], in_header: bool, in_query: bool) -> Result<KeySource, String> {
+        let names = names
+            .iter()
+            .map(|n| {
+                HeaderName::from_bytes(n.to_ascii_lowercase().as_bytes())
+                    .map(|h| (h, n.clone()))
+                    .map_err(|e| format!("key_names: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(KeySource {
+            names,
+            in_header,
+            in_query,
+        })
+    }
+
+    /// The first key found: for each name in order, its header, then its query
+    /// argument (as Kong looks).
+    pub fn find(&self, ctx: &Ctx<'_>) -> Option<Found> {
+        for (name, raw) in &self.names {
+            if self.in_header
+                && let Some(v) = ctx.headers.get(name).and_then(|v| v.to_str().ok())
+            {
+                return Some(Found {
+                    key: v.to_string(),
+                    header: Some(name.clone()),
+                    arg: None,
+                });
+            }
+            if self.in_query
+                && let Some(v) = ctx.query.as_deref().and_then(|q| query_arg(q, raw))
+            {
+                return Some(Found {
+                    key: v,
+                    header: None,
+                    arg: Some(raw.clone()),
+                });
+            }
+        }
+        None
+    }
+
+    /// Removes the found key from what goes upstream.
+    pub fn hide(&self, ctx: &mut Ctx<'_>, found: &Found) {
+        if let Some(h) = &found.header {
+            ctx.headers.remove(h);
+        }
+        if let (Some(arg), Some(q)) = (&found.arg, ctx.query.take()) {
+            let rest: Vec<&str> = q
+                .split('&')
+                .filter(|kv| kv.split('=').next() != Some(arg.as_str()))
+                .collect();
+            ctx.query = (!rest.is_empty()).then(|| rest.join("&"));
+        }
     }
 }
 

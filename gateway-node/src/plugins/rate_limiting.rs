@@ -104,8 +104,10 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 
 pub struct RateLimiting {
     cfg: RateLimitingConfig,
-    plugin: Uuid,
-    /// `<plugin id>|`, the start of every local counter key.
+    /// What the counters are named after: the plugin id, or (portal-auth) the
+    /// API and application a plan's limits belong to.
+    namespace: String,
+    /// `<namespace>|`, the start of every local counter key.
     key_prefix: String,
     limits: Arc<Vec<Limit>>,
     status: StatusCode,
@@ -185,6 +187,14 @@ fn decide(
 
 impl RateLimiting {
     pub fn new(plugin: Uuid, cfg: RateLimitingConfig) -> Result<RateLimiting, String> {
+        RateLimiting::in_namespace(plugin.to_string(), cfg)
+    }
+
+    /// Limits counted under `namespace` (shared by every instance using it).
+    pub fn in_namespace(
+        namespace: String,
+        cfg: RateLimitingConfig,
+    ) -> Result<RateLimiting, String> {
         let limits = cfg
             .limits()
             .into_iter()
@@ -222,8 +232,8 @@ impl RateLimiting {
             StatusCode::from_u16(cfg.error_code as u16).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
         Ok(RateLimiting {
             cfg,
-            plugin,
-            key_prefix: format!("{plugin}|"),
+            key_prefix: format!("{namespace}|"),
+            namespace,
             limits: Arc::new(limits),
             status,
             redis,
@@ -276,9 +286,17 @@ impl Plugin for RateLimiting {
     }
 
     fn access(&self, ctx: &mut Ctx<'_>) -> Flow {
+        let id = self.identifier(ctx);
+        self.count(ctx, id)
+    }
+}
+
+impl RateLimiting {
+    /// Counts the request against every limit for identifier `id`: 429 once one
+    /// is reached, else the limit headers on the response.
+    pub fn count(&self, ctx: &mut Ctx<'_>, id: String) -> Flow {
         let now_ms = counters::now_ms();
         let now = now_ms / 1000;
-        let id = self.identifier(ctx);
         let sliding = self.cfg.window_type == "sliding";
         if let Some(redis) = &self.redis {
             return self.access_redis(redis, id, now_ms, sliding);
@@ -317,9 +335,7 @@ impl Plugin for RateLimiting {
         ctx.response_headers.extend(headers);
         Flow::Continue
     }
-}
 
-impl RateLimiting {
     fn access_redis(&self, target: &RedisTarget, id: String, now_ms: u64, sliding: bool) -> Flow {
         let now = now_ms / 1000;
         let mut windows = Vec::with_capacity(self.limits.len());
@@ -328,7 +344,7 @@ impl RateLimiting {
             let (start, len) = l.period.window(now);
             let base = format!(
                 "portico:ratelimit:{}:{}:{}",
-                self.plugin,
+                self.namespace,
                 id,
                 l.period.title()
             );

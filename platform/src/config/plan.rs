@@ -61,6 +61,9 @@ pub fn natural_key(kind: Kind, data: &Map<String, Value>) -> Option<String> {
         Kind::BasicAuthCredential => s("username")?,
         Kind::JwtSecret => s("key")?,
         Kind::Acl => format!("{}|{}", r("consumer"), s("group")?),
+        Kind::Application => s("name")?,
+        Kind::ApplicationCredential => s("key_sha256")
+            .or_else(|| s("key").map(|k| graphql_schema::entity::consumer::digest(&k)))?,
         Kind::Plugin => format!(
             "{}|{}|{}|{}|{}|{}",
             s("name")?,

@@ -8,8 +8,9 @@ use std::collections::HashMap;
 
 use graphql_schema::Config;
 use graphql_schema::entity::{
-    AclGroup, BasicAuthCredential, CaCertificate, Certificate, Consumer, ConsumerGroup, JwtSecret,
-    KeyAuthCredential, Plugin, Route, Service, Sni, Target, Upstream,
+    AclGroup, Application, ApplicationCredential, BasicAuthCredential, CaCertificate, Certificate,
+    Consumer, ConsumerGroup, JwtSecret, KeyAuthCredential, Plugin, Route, Service, Sni, Target,
+    Upstream,
 };
 use uuid::Uuid;
 
@@ -84,7 +85,9 @@ impl Typed {
             basicauth_credentials,
             acls,
             jwt_secrets,
-            plugins
+            plugins,
+            applications,
+            application_credentials
         );
         let mut ordered: Vec<&Record> = records.values().collect();
         ordered.sort_by_key(|r| r.seq);
@@ -131,6 +134,8 @@ impl Typed {
         acl: acls -> AclGroup;
         jwt_secret: jwt_secrets -> JwtSecret;
         plugin: plugins -> Plugin;
+        application: applications -> Application;
+        application_credential: application_credentials -> ApplicationCredential;
     }
 
     /// The entities referencing `parent`, in creation order.

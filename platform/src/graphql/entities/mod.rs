@@ -9,6 +9,7 @@
 //! `plugin.rs`: plugins and their typed configs; `certificate.rs`), so that the
 //! files import this module and never each other.
 
+pub mod application;
 pub mod certificate;
 pub mod consumer;
 pub mod inputs;
@@ -142,6 +143,8 @@ kinds! {
     Certificate => Certificate,
     Sni => Sni,
     CaCertificate => CaCertificate,
+    GatewayApplication => Application,
+    GatewayApplicationCredential => ApplicationCredential,
 }
 
 connection!(ControlPlaneConnection, ControlPlaneEdge, ControlPlane);
@@ -167,6 +170,16 @@ connection!(PluginConnection, PluginEdge, Plugin);
 connection!(CertificateConnection, CertificateEdge, Certificate);
 connection!(SniConnection, SniEdge, Sni);
 connection!(CaCertificateConnection, CaCertificateEdge, CaCertificate);
+connection!(
+    GatewayApplicationConnection,
+    GatewayApplicationEdge,
+    GatewayApplication
+);
+connection!(
+    GatewayApplicationCredentialConnection,
+    GatewayApplicationCredentialEdge,
+    GatewayApplicationCredential
+);
 connection!(CredentialConnection, CredentialEdge, Credential);
 
 /// A consumer's credential, of any kind.

@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use super::{
     Acl, BasicAuthCredential, CaCertificate, Certificate, Consumer, ConsumerGroup, ControlPlane,
-    EntityFilter, GatewayEntity, JwtSecret, KeyAuthCredential, Plugin, Route, Service, Sni, Target,
-    Upstream, page_of, paging,
+    EntityFilter, GatewayApplication, GatewayApplicationCredential, GatewayEntity, JwtSecret,
+    KeyAuthCredential, Plugin, Route, Service, Sni, Target, Upstream, page_of, paging,
 };
 use crate::config::Kind;
 use crate::graphql::config::{ConfigEntity, ConfigEntityConnection};
@@ -149,4 +149,6 @@ control_plane_object! {
     certificates: Certificate, Certificate, CertificateConnection;
     snis: Sni, Sni, SniConnection;
     ca_certificates: CaCertificate, CaCertificate, CaCertificateConnection;
+    applications: Application, GatewayApplication, GatewayApplicationConnection;
+    application_credentials: ApplicationCredential, GatewayApplicationCredential, GatewayApplicationCredentialConnection;
 }

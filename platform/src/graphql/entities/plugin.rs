@@ -7,8 +7,8 @@ use graphql_schema::plugin_config::{
     acl::AclConfig, basic_auth::BasicAuthConfig, bot_detection::BotDetectionConfig,
     correlation_id::CorrelationIdConfig, cors::CorsConfig, ip_restriction::IpRestrictionConfig,
     jwt::JwtConfig, key_auth::KeyAuthConfig, logging::FileLogConfig, logging::HttpLogConfig,
-    prometheus::PrometheusConfig, proxy_cache::ProxyCacheConfig, rate_limiting::RateLimitingConfig,
-    rate_limiting_advanced::RateLimitingAdvancedConfig,
+    portal_auth::PortalAuthConfig, prometheus::PrometheusConfig, proxy_cache::ProxyCacheConfig,
+    rate_limiting::RateLimitingConfig, rate_limiting_advanced::RateLimitingAdvancedConfig,
     request_size_limiting::RequestSizeLimitingConfig,
     request_termination::RequestTerminationConfig, transformer::RequestTransformerConfig,
     transformer::ResponseTransformerConfig,
@@ -86,6 +86,7 @@ plugins! {
     FileLog(FileLogConfig) = "file-log";
     Prometheus(PrometheusConfig) = "prometheus";
     BotDetection(BotDetectionConfig) = "bot-detection";
+    PortalAuth(PortalAuthConfig) = "portal-auth";
 }
 
 /// A plugin's validated config without its write-only fields.
