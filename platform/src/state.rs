@@ -17,6 +17,7 @@ use crate::auth::{Access, AuditLog, LoginLimits};
 use crate::cluster::ClusterDeps;
 use crate::cluster::certs::Certs;
 use crate::metrics::Metrics;
+use crate::portal::events::Events;
 use crate::portal::mail::Mailer;
 use crate::seal::Sealer;
 
@@ -36,6 +37,8 @@ pub struct AppState {
     pub catalog: CatalogHandle,
     /// Mail to developers (SMTP or the outbox; `serve` sets SMTP).
     pub mailer: Mailer,
+    /// Portal events: audited and sent to the portals' webhooks.
+    pub events: Arc<Events>,
 }
 
 impl AppState {
@@ -65,10 +68,15 @@ impl AppState {
         let nodes = Nodes::start(db.clone()).await?;
         let catalog = CatalogHandle::start(db.clone()).await?;
         let mailer = Mailer::new(db.clone(), None, "Portico <portal@localhost>")?;
+        crate::portal::projection::Projector::start(catalog.clone(), planes.clone());
+        let audit = Arc::new(AuditLog::new(db.clone()));
+        let events = Events::new(db.clone(), audit.clone(), catalog.clone(), sealer.clone());
+        events.start();
         Ok(AppState {
             catalog,
             mailer,
-            audit: Arc::new(AuditLog::new(db.clone())),
+            audit,
+            events,
             logins: Arc::default(),
             db,
             planes,

@@ -290,7 +290,20 @@ fn reload_events(before: &Catalog, after: &Catalog) -> Vec<crate::catalog::Catal
             Some(Data::DeveloperTeamRole(r)) => E::PortalChanged {
                 portal: r.portal_id,
             },
-            None => continue,
+            Some(Data::ApiPlan(p)) => E::ApiChanged { api: p.api_id },
+            Some(Data::Application(a)) => E::ApplicationChanged {
+                portal: a.portal_id,
+                application: id,
+            },
+            Some(Data::ApplicationRegistration(r)) => E::ApplicationChanged {
+                portal: r.portal_id,
+                application: r.application_id,
+            },
+            Some(Data::ApplicationCredential(c)) => E::ApplicationChanged {
+                portal: c.portal_id,
+                application: c.application_id,
+            },
+            Some(Data::PortalWebhook(_)) | None => continue,
         };
         if !out.contains(&ev) {
             out.push(ev);

@@ -35,6 +35,11 @@ pub enum CatalogEvent {
     PortalChanged {
         portal: Uuid,
     },
+    /// An application, one of its registrations or credentials changed.
+    ApplicationChanged {
+        portal: Uuid,
+        application: Uuid,
+    },
 }
 
 #[derive(Default, Debug)]

@@ -25,6 +25,11 @@ pub enum CatalogKind {
     PortalSnippet,
     DeveloperTeam,
     DeveloperTeamRole,
+    ApiPlan,
+    Application,
+    ApplicationRegistration,
+    ApplicationCredential,
+    PortalWebhook,
 }
 
 impl CatalogKind {
@@ -40,6 +45,11 @@ impl CatalogKind {
             CatalogKind::PortalSnippet => "PORTAL_SNIPPET",
             CatalogKind::DeveloperTeam => "DEVELOPER_TEAM",
             CatalogKind::DeveloperTeamRole => "DEVELOPER_TEAM_ROLE",
+            CatalogKind::ApiPlan => "API_PLAN",
+            CatalogKind::Application => "APPLICATION",
+            CatalogKind::ApplicationRegistration => "APPLICATION_REGISTRATION",
+            CatalogKind::ApplicationCredential => "APPLICATION_CREDENTIAL",
+            CatalogKind::PortalWebhook => "PORTAL_WEBHOOK",
         }
     }
 
@@ -144,6 +154,59 @@ pub struct PortalData {
     /// A data URL (`data:image/png;base64,...`).
     pub logo: Option<String>,
     pub favicon: Option<String>,
+    /// What developers' applications may have.
+    #[serde(default)]
+    pub application_limits: ApplicationLimits,
+}
+
+/// Limits on developers' applications, per portal (settings, not constants).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ApplicationLimits {
+    pub max_applications_per_developer: u32,
+    pub max_credentials_per_application: u32,
+    /// The longest a key may live (days); keys asked for without an expiry
+    /// get this one when it is set (0: keys may live forever).
+    pub max_credential_days: u32,
+    /// The longest an old key keeps working after a rotation.
+    pub max_grace_seconds: u32,
+}
+
+impl Default for ApplicationLimits {
+    fn default() -> Self {
+        ApplicationLimits {
+            max_applications_per_developer: 20,
+            max_credentials_per_application: 10,
+            max_credential_days: 0,
+            max_grace_seconds: 7 * 24 * 3600,
+        }
+    }
+}
+
+/// Changes to [`ApplicationLimits`] (fields left out stay).
+#[derive(Clone, Debug, Default)]
+pub struct ApplicationLimitsPatch {
+    pub max_applications_per_developer: Option<u32>,
+    pub max_credentials_per_application: Option<u32>,
+    pub max_credential_days: Option<u32>,
+    pub max_grace_seconds: Option<u32>,
+}
+
+impl ApplicationLimits {
+    pub fn patch(&mut self, p: ApplicationLimitsPatch) {
+        if let Some(v) = p.max_applications_per_developer {
+            self.max_applications_per_developer = v;
+        }
+        if let Some(v) = p.max_credentials_per_application {
+            self.max_credentials_per_application = v;
+        }
+        if let Some(v) = p.max_credential_days {
+            self.max_credential_days = v;
+        }
+        if let Some(v) = p.max_grace_seconds {
+            self.max_grace_seconds = v;
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -183,6 +246,85 @@ pub struct DeveloperTeamRoleData {
     /// One API, or every API of the portal.
     pub api_id: Option<Uuid>,
     pub role: DeveloperRole,
+}
+
+/// A plan developers pick when they register for a published API: rate
+/// limits per period and a monthly quota, enforced per application by the
+/// `portal-auth` plugin.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApiPlanData {
+    pub publication_id: Uuid,
+    pub api_id: Uuid,
+    pub portal_id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub limits: graphql_schema::entity::PlanLimits,
+}
+
+/// A developer's (or a developer team's) application in a portal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApplicationData {
+    pub portal_id: Uuid,
+    /// The developer who created it.
+    pub developer_id: Uuid,
+    /// The developer team that owns it (its members manage it), if any.
+    pub team_id: Option<Uuid>,
+    pub name: String,
+    pub description: Option<String>,
+    /// Set while its developer is revoked or rejected: its keys stop working.
+    #[serde(default)]
+    pub suspended: bool,
+}
+
+/// Konnect's registration statuses.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegistrationStatus {
+    Pending,
+    Approved,
+    Rejected,
+    Revoked,
+}
+
+/// An application's request to call an API, and the admins' decision.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RegistrationData {
+    pub portal_id: Uuid,
+    pub application_id: Uuid,
+    pub api_id: Uuid,
+    pub plan_id: Option<Uuid>,
+    pub status: RegistrationStatus,
+    pub message: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// An API key of an application: only its SHA-256 and a display prefix.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CredentialData {
+    pub portal_id: Uuid,
+    pub application_id: Uuid,
+    pub display_name: Option<String>,
+    pub key_sha256: String,
+    /// The key's first characters (empty for a key imported by its hash).
+    pub prefix: String,
+    /// Unix milliseconds after which the key no longer works.
+    pub expires_at: Option<i64>,
+    pub revoked: bool,
+    /// Whether it was imported (an existing key or its hash).
+    #[serde(default)]
+    pub imported: bool,
+}
+
+/// Where a portal's events are POSTed, signed with HMAC-SHA256.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WebhookData {
+    pub portal_id: Uuid,
+    pub url: String,
+    /// Event names (`registration.requested`, ...); empty: every event.
+    pub events: Vec<String>,
+    /// The signing secret, sealed.
+    pub secret_sealed: String,
+    pub enabled: bool,
 }
 
 /// A portal's look (Konnect's `PortalCustomizationV3`).
@@ -320,6 +462,11 @@ pub enum Data {
     PortalSnippet(PortalSnippetData),
     DeveloperTeam(DeveloperTeamData),
     DeveloperTeamRole(DeveloperTeamRoleData),
+    ApiPlan(ApiPlanData),
+    Application(ApplicationData),
+    ApplicationRegistration(RegistrationData),
+    ApplicationCredential(CredentialData),
+    PortalWebhook(WebhookData),
 }
 
 impl Data {
@@ -335,6 +482,11 @@ impl Data {
             Data::PortalSnippet(_) => CatalogKind::PortalSnippet,
             Data::DeveloperTeam(_) => CatalogKind::DeveloperTeam,
             Data::DeveloperTeamRole(_) => CatalogKind::DeveloperTeamRole,
+            Data::ApiPlan(_) => CatalogKind::ApiPlan,
+            Data::Application(_) => CatalogKind::Application,
+            Data::ApplicationRegistration(_) => CatalogKind::ApplicationRegistration,
+            Data::ApplicationCredential(_) => CatalogKind::ApplicationCredential,
+            Data::PortalWebhook(_) => CatalogKind::PortalWebhook,
         }
     }
 
@@ -351,6 +503,15 @@ impl Data {
             CatalogKind::PortalSnippet => Data::PortalSnippet(serde_json::from_str(json)?),
             CatalogKind::DeveloperTeam => Data::DeveloperTeam(serde_json::from_str(json)?),
             CatalogKind::DeveloperTeamRole => Data::DeveloperTeamRole(serde_json::from_str(json)?),
+            CatalogKind::ApiPlan => Data::ApiPlan(serde_json::from_str(json)?),
+            CatalogKind::Application => Data::Application(serde_json::from_str(json)?),
+            CatalogKind::ApplicationRegistration => {
+                Data::ApplicationRegistration(serde_json::from_str(json)?)
+            }
+            CatalogKind::ApplicationCredential => {
+                Data::ApplicationCredential(serde_json::from_str(json)?)
+            }
+            CatalogKind::PortalWebhook => Data::PortalWebhook(serde_json::from_str(json)?),
         })
     }
 
@@ -366,6 +527,11 @@ impl Data {
             Data::PortalSnippet(d) => Some(d.portal_id),
             Data::DeveloperTeam(d) => Some(d.portal_id),
             Data::DeveloperTeamRole(d) => Some(d.team_id),
+            Data::ApiPlan(d) => Some(d.publication_id),
+            Data::Application(d) => Some(d.portal_id),
+            Data::ApplicationRegistration(d) => Some(d.application_id),
+            Data::ApplicationCredential(d) => Some(d.application_id),
+            Data::PortalWebhook(d) => Some(d.portal_id),
         }
     }
 
@@ -376,6 +542,8 @@ impl Data {
             Data::ApiDocument(d) if d.parent_id.is_some() => Some(d.api_id),
             Data::PortalPage(d) if d.parent_id.is_some() => Some(d.portal_id),
             Data::DeveloperTeamRole(d) => d.api_id,
+            Data::ApplicationRegistration(d) => Some(d.api_id),
+            Data::Application(d) => d.team_id,
             _ => None,
         }
     }

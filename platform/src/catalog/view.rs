@@ -7,9 +7,10 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use super::model::{
-    ApiData, ApiDocumentData, ApiImplementationData, ApiPublicationData, ApiVersionData,
-    CatalogKind, Data, DeveloperTeamData, DeveloperTeamRoleData, Entry, PortalData, PortalPageData,
-    PortalSnippetData,
+    ApiData, ApiDocumentData, ApiImplementationData, ApiPlanData, ApiPublicationData,
+    ApiVersionData, ApplicationData, CatalogKind, CredentialData, Data, DeveloperTeamData,
+    DeveloperTeamRoleData, Entry, PortalData, PortalPageData, PortalSnippetData, RegistrationData,
+    WebhookData,
 };
 
 #[derive(Clone, Debug, Default)]
@@ -59,6 +60,11 @@ impl Catalog {
         snippet, snippets: PortalSnippet => PortalSnippetData;
         team, teams: DeveloperTeam => DeveloperTeamData;
         team_role, team_roles: DeveloperTeamRole => DeveloperTeamRoleData;
+        plan, plans: ApiPlan => ApiPlanData;
+        application, applications: Application => ApplicationData;
+        registration, registrations: ApplicationRegistration => RegistrationData;
+        credential, credentials: ApplicationCredential => CredentialData;
+        webhook, webhooks: PortalWebhook => WebhookData;
     }
 
     pub fn entry(&self, id: Uuid) -> Option<&Entry> {
@@ -140,6 +146,28 @@ impl Catalog {
         self.publications()
             .into_iter()
             .find(|(_, d)| d.api_id == api && d.portal_id == portal)
+    }
+
+    /// A publication's plans, in creation order.
+    pub fn plans_of(&self, publication: Uuid) -> Vec<(&Entry, &ApiPlanData)> {
+        self.plans()
+            .into_iter()
+            .filter(|(_, d)| d.publication_id == publication)
+            .collect()
+    }
+
+    pub fn registrations_of(&self, application: Uuid) -> Vec<(&Entry, &RegistrationData)> {
+        self.registrations()
+            .into_iter()
+            .filter(|(_, d)| d.application_id == application)
+            .collect()
+    }
+
+    pub fn credentials_of(&self, application: Uuid) -> Vec<(&Entry, &CredentialData)> {
+        self.credentials()
+            .into_iter()
+            .filter(|(_, d)| d.application_id == application)
+            .collect()
     }
 
     pub fn pages_of(&self, portal: Uuid) -> Vec<(&Entry, &PortalPageData)> {

@@ -241,6 +241,9 @@ impl Draft<'_> {
         let mut document = graphql_schema::deck::prepared(&document);
         let select_tags = document::select_tags(&document, select_tags)
             .map_err(|m| Error::invalid(Field::Input("selectTags".into()), m))?;
+        if !select_tags.iter().any(|t| t == super::PORTAL_TAG) {
+            super::without_portal_entities(&mut document);
+        }
         // a dump made with its secrets carries them sealed
         Error::check(
             crate::seal::open_document(sealer, &mut document)

@@ -21,8 +21,33 @@ pub use view::{ChangeEvent, ChangeOp, EntityChange, View};
 #[cfg(test)]
 mod tests;
 
+/// The tag of entities the Dev Portal writes (applications, their keys, the
+/// `portal-auth` plugins of implementations): only an apply selecting it owns
+/// them, so a user's own decK file neither deletes nor duplicates them.
+pub const PORTAL_TAG: &str = "portico-portal";
+
 /// Whether `r` belongs to an apply limited to `select_tags` (all of them).
 pub fn owned(r: &Record, select_tags: &[String]) -> bool {
     let tags = r.tags();
     select_tags.iter().all(|t| tags.contains(t))
+        && (!tags.iter().any(|t| t == PORTAL_TAG) || select_tags.iter().any(|t| t == PORTAL_TAG))
+}
+
+/// Leaves out of a document the entities the portal manages (a dump holds
+/// them; applying it again keeps the portal's own).
+pub fn without_portal_entities(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    let managed = |x: &Value| {
+        x.get("tags")
+            .and_then(Value::as_array)
+            .is_some_and(|t| t.iter().any(|t| t.as_str() == Some(PORTAL_TAG)))
+    };
+    match v {
+        Value::Array(items) => {
+            items.retain(|x| !managed(x));
+            items.iter_mut().for_each(without_portal_entities);
+        }
+        Value::Object(m) => m.values_mut().for_each(without_portal_entities),
+        _ => {}
+    }
 }

@@ -73,7 +73,7 @@ pub fn snapshot(v: &View) -> ConfigSnapshot {
 
 /// What `apply` will do.
 #[derive(SimpleObject, Clone, Default)]
-#[graphql(name = "Plan")]
+#[graphql(name = "ConfigPlan")]
 pub struct PlanOut {
     pub creates: Vec<PlanItemOut>,
     pub updates: Vec<PlanItemOut>,
@@ -81,7 +81,7 @@ pub struct PlanOut {
 }
 
 #[derive(SimpleObject, Clone)]
-#[graphql(name = "PlanItem")]
+#[graphql(name = "ConfigPlanItem")]
 pub struct PlanItemOut {
     pub kind: Kind,
     pub id: ID,

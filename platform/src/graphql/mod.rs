@@ -3,6 +3,7 @@
 //! access, call the domain's actor or store, and map domain errors through
 //! `error.rs`, the one place that knows GraphQL's error shape.
 
+pub mod applications;
 pub mod audit;
 pub mod catalog;
 pub mod changes;
@@ -37,6 +38,8 @@ pub struct Query(
     catalog::queries::CatalogQuery,
     catalog::file::CatalogFileQuery,
     portal::queries::PortalQuery,
+    portal::applications::PortalApplicationsQuery,
+    portal::webhooks::PortalWebhookQuery,
 );
 
 /// Every mutation.
@@ -52,6 +55,8 @@ pub struct Mutation(
     catalog::file::CatalogFileMutation,
     portal::mutations::PortalMutation,
     portal::people::PortalPeopleMutation,
+    portal::applications::PortalApplicationsMutation,
+    portal::webhooks::PortalWebhookMutation,
 );
 
 /// Every subscription.

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::catalog::change::{CatalogEvent, Change, labels_ok, opt_text, text};
-use crate::catalog::model::{Customization, Data, PortalData, Visibility};
+use crate::catalog::model::{ApplicationLimitsPatch, Customization, Data, PortalData, Visibility};
 use crate::catalog::view::Catalog;
 use crate::error::{Error, Field};
 
@@ -42,6 +42,7 @@ pub struct PortalFields {
     pub labels: Option<Map<String, Value>>,
     /// Merged into the current customization (JSON merge patch, Kong's names).
     pub customization: Option<Value>,
+    pub application_limits: Option<ApplicationLimitsPatch>,
 }
 
 /// A portal name: it appears in URLs (`/portals/{name}/`).
@@ -225,6 +226,39 @@ fn apply_fields(p: &mut PortalData, f: PortalFields) -> Result<(), Error> {
     if let Some(c) = f.customization {
         p.customization = customize(&p.customization, &c)?;
     }
+    if let Some(l) = f.application_limits {
+        p.application_limits.patch(l);
+        let l = &p.application_limits;
+        for (field, v, max) in [
+            (
+                "applicationLimits.maxApplicationsPerDeveloper",
+                l.max_applications_per_developer,
+                10_000,
+            ),
+            (
+                "applicationLimits.maxCredentialsPerApplication",
+                l.max_credentials_per_application,
+                1_000,
+            ),
+            (
+                "applicationLimits.maxCredentialDays",
+                l.max_credential_days,
+                36_500,
+            ),
+            (
+                "applicationLimits.maxGraceSeconds",
+                l.max_grace_seconds,
+                90 * 86_400,
+            ),
+        ] {
+            if v > max {
+                return Err(Error::invalid(
+                    Field::Input(field.into()),
+                    format!("at most {max}"),
+                ));
+            }
+        }
+    }
     Ok(())
 }
 
@@ -248,6 +282,7 @@ pub fn create_portal(cat: &Catalog, f: PortalFields) -> Result<Change, Error> {
         customization: Customization::default(),
         logo: None,
         favicon: None,
+        application_limits: Default::default(),
     };
     apply_fields(&mut p, f)?;
     check_portal(cat, None, &p)?;

@@ -100,7 +100,7 @@ async fn one_time(
 }
 
 /// A new developer (pending, or approved when the portal approves on its own),
-/// sent a verification mail. An email already registered gets no second
+/// sent a verification mail (the record is returned for a new one only). An email already registered gets no second
 /// account and the caller is not told.
 #[allow(clippy::too_many_arguments)]
 pub async fn register(
@@ -112,7 +112,7 @@ pub async fn register(
     full_name: &str,
     password: &str,
     links: &Links,
-) -> Result<(), Error> {
+) -> Result<Option<DeveloperRecord>, Error> {
     let email = email_ok(email)?;
     crate::catalog::change::text("fullName", full_name, 1, 255)?;
     check_password(password)?;
@@ -120,7 +120,7 @@ pub async fn register(
         .await?
         .is_some()
     {
-        return Ok(());
+        return Ok(None);
     }
     let now = store::now_ms();
     let d = DeveloperRecord {
@@ -143,7 +143,7 @@ pub async fn register(
     if let Err(e) = rows::insert_developer(db, d.clone()).await {
         // the same email registered at the same moment
         return match Error::taken(e, Field::Input("email".into()), "registered") {
-            Error::Conflict { .. } => Ok(()),
+            Error::Conflict { .. } => Ok(None),
             other => Err(other),
         };
     }
@@ -157,7 +157,8 @@ pub async fn register(
                 d.full_name, links.portal_name, links.base
             ),
         )
-        .await
+        .await?;
+    Ok(Some(d))
 }
 
 /// A one-time token of `kind` in `portal`, unused and unexpired: its developer.

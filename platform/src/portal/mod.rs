@@ -5,10 +5,15 @@
 //! outbox). Portals live in the catalog's records; developers in their own
 //! tables.
 
+pub mod applications;
 pub mod content;
 pub mod developers;
+pub mod events;
 pub mod file;
 pub mod mail;
 pub mod pages;
+pub mod plans;
+pub mod projection;
 pub mod teams;
 pub mod visibility;
+pub mod webhooks;

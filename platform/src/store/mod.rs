@@ -10,6 +10,7 @@ pub mod control_planes;
 pub mod identity;
 pub mod migrations;
 pub mod settings;
+pub mod webhooks;
 
 use sea_orm::{
     ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr,

@@ -206,6 +206,18 @@ impl ApiPublication {
         Ok(publication(&self.cat, self.id)?.auto_approve_registrations)
     }
 
+    /// The plans developers pick from when they register (at most 50).
+    async fn plans(&self) -> Vec<crate::graphql::applications::Plan> {
+        self.cat
+            .plans_of(self.id)
+            .into_iter()
+            .map(|(e, _)| crate::graphql::applications::Plan {
+                cat: self.cat.clone(),
+                id: e.id,
+            })
+            .collect()
+    }
+
     async fn created_at(&self) -> Result<DateTime<Utc>> {
         Ok(datetime(entry(&self.cat, self.id)?.created_at))
     }

@@ -5,12 +5,14 @@
 //! cookie a browser got at sign-in) also what they may see. Nothing of the
 //! admin realm is reachable here, and admin tokens mean nothing.
 
+pub mod applications;
+pub mod credential_status;
 pub mod mutations;
 pub mod objects;
 pub mod queries;
 pub mod subscription;
 
-use async_graphql::{Context, Schema};
+use async_graphql::{Context, MergedObject, MergedSubscription, Schema};
 use uuid::Uuid;
 
 use crate::error::Error;
@@ -18,11 +20,26 @@ use crate::portal::developers::{self, DeveloperRecord};
 use crate::portal::visibility::Viewer;
 use crate::state::AppState;
 
-pub type DeveloperSchema = Schema<
-    queries::DeveloperQuery,
+pub type DeveloperSchema =
+    Schema<DeveloperQueryRoot, DeveloperMutationRoot, DeveloperSubscriptionRoot>;
+
+#[derive(MergedObject, Default)]
+#[graphql(name = "DeveloperQuery")]
+pub struct DeveloperQueryRoot(queries::DeveloperQuery, applications::ApplicationQuery);
+
+#[derive(MergedObject, Default)]
+#[graphql(name = "DeveloperMutation")]
+pub struct DeveloperMutationRoot(
     mutations::DeveloperMutation,
+    applications::ApplicationMutation,
+);
+
+#[derive(MergedSubscription, Default)]
+#[graphql(name = "DeveloperSubscription")]
+pub struct DeveloperSubscriptionRoot(
     subscription::DeveloperSubscription,
->;
+    credential_status::CredentialSubscription,
+);
 
 /// The cookie a browser keeps the developer's session in.
 pub const SESSION_COOKIE: &str = "portico_portal_session";
@@ -47,9 +64,9 @@ pub struct DevSession {
 
 pub fn schema(state: AppState) -> DeveloperSchema {
     Schema::build(
-        queries::DeveloperQuery,
-        mutations::DeveloperMutation,
-        subscription::DeveloperSubscription,
+        DeveloperQueryRoot::default(),
+        DeveloperMutationRoot::default(),
+        DeveloperSubscriptionRoot::default(),
     )
     .data(state)
     .limit_depth(super::MAX_DEPTH)
@@ -61,9 +78,9 @@ pub fn schema(state: AppState) -> DeveloperSchema {
 /// The SDL (the snapshot in `graphql-schema/portal.graphql`).
 pub fn sdl() -> String {
     Schema::build(
-        queries::DeveloperQuery,
-        mutations::DeveloperMutation,
-        subscription::DeveloperSubscription,
+        DeveloperQueryRoot::default(),
+        DeveloperMutationRoot::default(),
+        DeveloperSubscriptionRoot::default(),
     )
     .finish()
     .sdl()

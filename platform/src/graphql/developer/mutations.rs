@@ -14,6 +14,7 @@ use crate::graphql::error::{Gql, gql};
 use crate::graphql::guard::state;
 use crate::graphql::portal::DeveloperStatus;
 use crate::portal::developers::{self, Links};
+use crate::portal::events::PortalEvent;
 
 #[derive(InputObject)]
 pub struct RegisterDeveloperInput {
@@ -123,7 +124,7 @@ fn cookie(p: &PortalCtx, value: &str, max_age: i64) -> String {
 #[derive(Default)]
 pub struct DeveloperMutation;
 
-#[Object]
+#[Object(name = "DeveloperAccountMutation")]
 impl DeveloperMutation {
     async fn register_developer(
         &self,
@@ -138,7 +139,7 @@ impl DeveloperMutation {
             .view()
             .portal(p.id)
             .is_some_and(|x| x.auto_approve_developers);
-        developers::register(
+        let new = developers::register(
             &st.db,
             &st.mailer,
             p.id,
@@ -150,6 +151,20 @@ impl DeveloperMutation {
         )
         .await
         .gql()?;
+        if let Some(d) = new {
+            st.events
+                .publish(PortalEvent {
+                    portal: p.id,
+                    name: "developer.registered",
+                    actor: format!("developer:{}", d.id),
+                    target: format!("developer:{}", d.id),
+                    data: serde_json::json!({
+                        "developer_id": d.id, "email": d.email,
+                        "full_name": d.full_name, "status": d.status,
+                    }),
+                })
+                .await;
+        }
         Ok(RegisterDeveloperPayload {
             email: input.email.trim().to_lowercase(),
         })

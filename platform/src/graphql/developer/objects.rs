@@ -210,6 +210,21 @@ impl PortalApi {
         ID(self.id.to_string())
     }
 
+    /// The plans to pick from when registering an application for it.
+    async fn plans(&self) -> Vec<crate::graphql::applications::Plan> {
+        let Some((p, _)) = self.cat.publication(self.id, self.portal) else {
+            return Vec::new();
+        };
+        self.cat
+            .plans_of(p.id)
+            .into_iter()
+            .map(|(e, _)| crate::graphql::applications::Plan {
+                cat: self.cat.clone(),
+                id: e.id,
+            })
+            .collect()
+    }
+
     async fn name(&self) -> Result<String> {
         Ok(api(&self.cat, self.id)?.name.clone())
     }

@@ -62,7 +62,7 @@ fn excerpt(text: &str, needle: &str) -> String {
 #[derive(Default)]
 pub struct DeveloperQuery;
 
-#[Object]
+#[Object(name = "PortalContentQuery")]
 impl DeveloperQuery {
     /// This portal: name, look and menus.
     async fn portal(&self, ctx: &Context<'_>) -> PortalInfo {

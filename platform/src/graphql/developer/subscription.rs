@@ -110,7 +110,7 @@ fn visible_changes(c: &CatalogCommit, portal: Uuid, viewer: &Viewer) -> Vec<Cata
 #[derive(Default)]
 pub struct DeveloperSubscription;
 
-#[Subscription]
+#[Subscription(name = "PortalContentSubscription")]
 impl DeveloperSubscription {
     /// Changes in this portal as the viewer sees them, from now on.
     async fn catalog_changes(

@@ -4,10 +4,12 @@
 //! is declared with the catalog's (publications point to it); its fields are
 //! here (`objects.rs`), with the root fields (`queries.rs`, `mutations.rs`).
 
+pub mod applications;
 pub mod mutations;
 pub mod objects;
 pub mod people;
 pub mod queries;
+pub mod webhooks;
 
 use std::sync::Arc;
 

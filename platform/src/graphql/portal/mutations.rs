@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{Portal, PortalPage, PortalSnippet, portal_resource};
 use crate::auth::{Action, Resource};
 use crate::catalog::Catalog;
-use crate::catalog::model::{Status, Visibility};
+use crate::catalog::model::{ApplicationLimitsPatch, Status, Visibility};
 use crate::error::Error;
 use crate::graphql::catalog::{ContentVisibility, PublishStatus};
 use crate::graphql::error::{Gql, gql};
@@ -60,6 +60,30 @@ pub struct UpdatePortalInput {
     /// Merged into the current customization (a null value removes a field,
     /// back to its default).
     pub customization: Option<Json<Value>>,
+    /// What developers' applications may have (fields left out stay).
+    pub application_limits: Option<ApplicationLimitsInput>,
+}
+
+/// Limits on developers' applications in a portal.
+#[derive(InputObject)]
+pub struct ApplicationLimitsInput {
+    pub max_applications_per_developer: Option<u32>,
+    pub max_credentials_per_application: Option<u32>,
+    /// The longest a key may live, in days (0: no limit).
+    pub max_credential_days: Option<u32>,
+    /// The longest an old key keeps working after a rotation.
+    pub max_grace_seconds: Option<u32>,
+}
+
+impl From<ApplicationLimitsInput> for ApplicationLimitsPatch {
+    fn from(i: ApplicationLimitsInput) -> Self {
+        ApplicationLimitsPatch {
+            max_applications_per_developer: i.max_applications_per_developer,
+            max_credentials_per_application: i.max_credentials_per_application,
+            max_credential_days: i.max_credential_days,
+            max_grace_seconds: i.max_grace_seconds,
+        }
+    }
 }
 
 #[derive(InputObject)]
@@ -189,6 +213,7 @@ impl PortalMutation {
             custom_domain: input.custom_domain.map(Some),
             labels: input.labels.map(|l| l.0),
             customization: input.customization.map(|c| c.0),
+            application_limits: None,
         };
         let c = state(ctx)
             .catalog
@@ -223,6 +248,7 @@ impl PortalMutation {
             },
             labels: input.labels.map(|l| l.0),
             customization: input.customization.map(|c| c.0),
+            application_limits: input.application_limits.map(Into::into),
         };
         let c = state(ctx)
             .catalog

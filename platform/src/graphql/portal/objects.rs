@@ -68,6 +68,17 @@ impl Portal {
         Ok(portal(&self.cat, self.id)?.auto_approve_registrations)
     }
 
+    /// What developers' applications may have.
+    async fn application_limits(&self) -> Result<ApplicationLimits> {
+        let l = &portal(&self.cat, self.id)?.application_limits;
+        Ok(ApplicationLimits {
+            max_applications_per_developer: l.max_applications_per_developer,
+            max_credentials_per_application: l.max_credentials_per_application,
+            max_credential_days: l.max_credential_days,
+            max_grace_seconds: l.max_grace_seconds,
+        })
+    }
+
     async fn default_api_visibility(&self) -> Result<ContentVisibility> {
         Ok(portal(&self.cat, self.id)?.default_api_visibility.into())
     }
@@ -350,4 +361,15 @@ impl DeveloperTeam {
         }
         Ok(out)
     }
+}
+
+/// Limits on developers' applications in a portal.
+#[derive(async_graphql::SimpleObject)]
+pub struct ApplicationLimits {
+    pub max_applications_per_developer: u32,
+    pub max_credentials_per_application: u32,
+    /// The longest a key may live, in days (0: no limit).
+    pub max_credential_days: u32,
+    /// The longest an old key keeps working after a rotation.
+    pub max_grace_seconds: u32,
 }

@@ -61,12 +61,24 @@ async fn set_status(
         .portal(portal)
         .map(|p| p.display_name.clone())
         .ok_or_else(|| gql(Error::NotFound(format!("portal {portal}"))))?;
-    Ok(
-        developers::set_status(&st.db, &st.mailer, portal, dev, to, &name)
-            .await
-            .gql()?
-            .into(),
-    )
+    let d = developers::set_status(&st.db, &st.mailer, portal, dev, to, &name)
+        .await
+        .gql()?;
+    // a revoked or rejected developer's keys stop working (and come back
+    // with an approval)
+    let suspend = matches!(
+        to,
+        developers::DeveloperStatus::Revoked | developers::DeveloperStatus::Rejected
+    );
+    st.catalog
+        .mutate(move |cat| {
+            Ok(crate::portal::applications::suspend_developer(
+                cat, portal, dev, suspend,
+            ))
+        })
+        .await
+        .gql()?;
+    Ok(d.into())
 }
 
 #[derive(Default)]

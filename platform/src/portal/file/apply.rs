@@ -32,6 +32,7 @@ pub(super) fn apply_portals(w: &mut Work, portals: &[PortalDoc]) -> Result<(), E
             custom_domain: Some(pd.custom_domain.clone()),
             labels: None,
             customization: Some(serde_json::to_value(&customization).map_err(Error::internal)?),
+            application_limits: None,
         };
         let existing = w
             .cat
