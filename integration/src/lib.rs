@@ -360,34 +360,35 @@ impl Drop for Gateway {
 // ---------------------------------------------------------------------------
 // upstream servers
 
-/// A log collector: records every body it receives; fails the first `fail_first`.
-pub async fn collector(
-    fail_first: usize,
-) -> (
-    SocketAddr,
-    Arc<tokio::sync::Mutex<Vec<serde_json::Value>>>,
-    Arc<AtomicUsize>,
-) {
+/// Requests a [`recorder`] received: headers and body.
+pub type Recorded = Arc<std::sync::Mutex<Vec<(http::HeaderMap, Bytes)>>>;
+
+/// An HTTP server on loopback that hands every request's headers and body to
+/// `on` and answers 200, or 500 to the first `fail_first`.
+async fn serve_requests<F, Fut>(fail_first: usize, on: F) -> (SocketAddr, Arc<AtomicUsize>)
+where
+    F: Fn(http::HeaderMap, Bytes) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    let got = Arc::new(tokio::sync::Mutex::new(Vec::new()));
     let calls = Arc::new(AtomicUsize::new(0));
-    let (g, c) = (got.clone(), calls.clone());
+    let c = calls.clone();
     tokio::spawn(async move {
         loop {
             let Ok((s, _)) = listener.accept().await else {
                 return;
             };
-            let (g, c) = (g.clone(), c.clone());
+            let (on, c) = (on.clone(), c.clone());
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| {
-                    let (g, c) = (g.clone(), c.clone());
+                    let (on, c) = (on.clone(), c.clone());
                     async move {
                         let n = c.fetch_add(1, Ordering::SeqCst);
-                        let body = req
-                            .into_body()
+                        let (parts, body) = req.into_parts();
+                        let body = body
                             .collect()
                             .await
                             .map(|b| b.to_bytes())
@@ -395,8 +396,8 @@ pub async fn collector(
                         let mut r = http::Response::new(Full::new(Bytes::new()));
                         if n < fail_first {
                             *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-                        } else if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) {
-                            g.lock().await.push(v);
+                        } else {
+                            on(parts.headers, body).await;
                         }
                         Ok::<_, Infallible>(r)
                     }
@@ -407,6 +408,45 @@ pub async fn collector(
             });
         }
     });
+    (addr, calls)
+}
+
+/// Records every request (headers and body); fails the first `fail_first`.
+pub async fn recorder(fail_first: usize) -> (SocketAddr, Recorded, Arc<AtomicUsize>) {
+    let got: Recorded = Arc::default();
+    let g = got.clone();
+    let (addr, calls) = serve_requests(fail_first, move |h, b| {
+        let g = g.clone();
+        async move {
+            if let Ok(mut g) = g.lock() {
+                g.push((h, b));
+            }
+        }
+    })
+    .await;
+    (addr, got, calls)
+}
+
+/// A log collector: records every JSON body it receives; fails the first
+/// `fail_first`.
+pub async fn collector(
+    fail_first: usize,
+) -> (
+    SocketAddr,
+    Arc<tokio::sync::Mutex<Vec<serde_json::Value>>>,
+    Arc<AtomicUsize>,
+) {
+    let got = Arc::new(tokio::sync::Mutex::new(Vec::new()));
+    let g = got.clone();
+    let (addr, calls) = serve_requests(fail_first, move |_, b| {
+        let g = g.clone();
+        async move {
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&b) {
+                g.lock().await.push(v);
+            }
+        }
+    })
+    .await;
     (addr, got, calls)
 }
 

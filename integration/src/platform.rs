@@ -430,6 +430,61 @@ impl Platform {
         ]
     }
 
+    /// A signed-up, verified developer of `portal` (the portal approves
+    /// developers on its own): their session token.
+    pub async fn developer(&self, portal: &str, email: &str) -> String {
+        let p = self;
+        let (_, r, _) = p
+            .portal_gql(
+                portal,
+                None,
+                "mutation($i: RegisterDeveloperInput!) { registerDeveloper(input: $i) { email } }",
+                json!({"i": {"email": email, "fullName": "Dev", "password": "correct horse battery"}}),
+            )
+            .await;
+        assert!(r.get("errors").is_none(), "{r}");
+        let mail = p
+            .ok(
+                "query($to: String) { mailOutbox(to: $to, first: 1) { nodes { body } } }",
+                json!({"to": email}),
+            )
+            .await;
+        let body = mail["mailOutbox"]["nodes"][0]["body"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let token: String = body
+            .split("token=")
+            .nth(1)
+            .map(|t| {
+                t.chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (_, r, _) = p
+            .portal_gql(
+                portal,
+                None,
+                "mutation($t: String!) { verifyDeveloperEmail(input: {token: $t}) { email } }",
+                json!({"t": token}),
+            )
+            .await;
+        assert!(r.get("errors").is_none(), "{r}");
+        let (_, r, _) = p
+            .portal_gql(
+                portal,
+                None,
+                "mutation($i: LoginDeveloperInput!) { loginDeveloper(input: $i) { token } }",
+                json!({"i": {"email": email, "password": "correct horse battery"}}),
+            )
+            .await;
+        r["data"]["loginDeveloper"]["token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{r}"))
+            .to_string()
+    }
+
     pub async fn nodes(&self, plane: &str) -> Value {
         self.ok(
             "query($cp: ID!) { dataPlaneNodes(controlPlaneId: $cp) { nodes { id hostname version configVersion configHash status reason connectedSince lastSeen } } }",

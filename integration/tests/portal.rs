@@ -212,58 +212,6 @@ async fn specs_of_every_kind_and_drift_against_routes(db: Db) {
 
 /// A developer signed up, verified (the token read from the outbox) and
 /// signed in: the session token.
-async fn developer(p: &Platform, portal: &str, email: &str) -> String {
-    let (_, r, _) = p
-        .portal_gql(
-            portal,
-            None,
-            "mutation($i: RegisterDeveloperInput!) { registerDeveloper(input: $i) { email } }",
-            json!({"i": {"email": email, "fullName": "Dev", "password": "correct horse battery"}}),
-        )
-        .await;
-    assert!(r.get("errors").is_none(), "{r}");
-    let mail = p
-        .ok(
-            "query($to: String) { mailOutbox(to: $to, first: 1) { nodes { body } } }",
-            json!({"to": email}),
-        )
-        .await;
-    let body = mail["mailOutbox"]["nodes"][0]["body"]
-        .as_str()
-        .unwrap_or("")
-        .to_string();
-    let token: String = body
-        .split("token=")
-        .nth(1)
-        .map(|t| {
-            t.chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect()
-        })
-        .unwrap_or_default();
-    let (_, r, _) = p
-        .portal_gql(
-            portal,
-            None,
-            "mutation($t: String!) { verifyDeveloperEmail(input: {token: $t}) { email } }",
-            json!({"t": token}),
-        )
-        .await;
-    assert!(r.get("errors").is_none(), "{r}");
-    let (_, r, _) = p
-        .portal_gql(
-            portal,
-            None,
-            "mutation($i: LoginDeveloperInput!) { loginDeveloper(input: $i) { token } }",
-            json!({"i": {"email": email, "password": "correct horse battery"}}),
-        )
-        .await;
-    r["data"]["loginDeveloper"]["token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{r}"))
-        .to_string()
-}
-
 fn names(v: &Value, key: &str) -> Vec<String> {
     v.as_array()
         .map(|a| {
@@ -343,8 +291,8 @@ async fn who_sees_what_in_a_portal(db: Db) {
     assert_eq!(code(&r), "VALIDATION", "{r}");
     assert_eq!(field(&r), "input.slug");
 
-    let member = developer(&p, "dev", "member@example.com").await;
-    let outsider = developer(&p, "dev", "outsider@example.com").await;
+    let member = p.developer("dev", "member@example.com").await;
+    let outsider = p.developer("dev", "outsider@example.com").await;
     let team = p
         .ok(
             "mutation($i: CreateDeveloperTeamInput!) { createDeveloperTeam(input: $i) { id } }",

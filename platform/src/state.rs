@@ -19,6 +19,7 @@ use crate::cluster::certs::Certs;
 use crate::metrics::Metrics;
 use crate::portal::events::Events;
 use crate::portal::mail::Mailer;
+use crate::portal::projection::{Projection, Projector};
 use crate::seal::Sealer;
 
 #[derive(Clone)]
@@ -39,6 +40,8 @@ pub struct AppState {
     pub mailer: Mailer,
     /// Portal events: audited and sent to the portals' webhooks.
     pub events: Arc<Events>,
+    /// Developers' keys in the control planes' config.
+    pub projection: Projection,
 }
 
 impl AppState {
@@ -68,7 +71,7 @@ impl AppState {
         let nodes = Nodes::start(db.clone()).await?;
         let catalog = CatalogHandle::start(db.clone()).await?;
         let mailer = Mailer::new(db.clone(), None, "Portico <portal@localhost>")?;
-        crate::portal::projection::Projector::start(catalog.clone(), planes.clone());
+        let projection = Projector::start(catalog.clone(), planes.clone());
         let audit = Arc::new(AuditLog::new(db.clone()));
         let events = Events::new(db.clone(), audit.clone(), catalog.clone(), sealer.clone());
         events.start();
@@ -77,6 +80,7 @@ impl AppState {
             mailer,
             audit,
             events,
+            projection,
             logins: Arc::default(),
             db,
             planes,

@@ -253,6 +253,12 @@ impl Draft<'_> {
         )?;
         document::fill_secrets(&mut document, &self.view.records);
         let view = self.view;
+        document::adopt_service_ids(
+            &mut document,
+            view.records
+                .values()
+                .filter(|r| super::owned(r, &select_tags)),
+        );
         let unmanaged = || {
             view.records
                 .values()

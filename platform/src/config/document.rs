@@ -315,6 +315,31 @@ pub fn lookup_records<'a>(
         .collect()
 }
 
+/// Services the file names without an id take their stored counterpart's id
+/// (as the plan would), so stored entities the file does not manage (the
+/// portal's `portal-auth` plugins) still point at them while it is checked.
+pub fn adopt_service_ids<'a>(doc: &mut Value, owned: impl Iterator<Item = &'a Record>) {
+    let by_name: HashMap<String, Uuid> = owned
+        .filter(|r| r.kind == Kind::Service)
+        .filter_map(|r| Some((r.name()?, r.id)))
+        .collect();
+    let Some(Value::Array(services)) = doc.get_mut("services") else {
+        return;
+    };
+    for s in services.iter_mut().filter_map(Value::as_object_mut) {
+        if s.get("id").is_some_and(|i| !i.is_null()) {
+            continue;
+        }
+        if let Some(id) = s
+            .get("name")
+            .and_then(Value::as_str)
+            .and_then(|n| by_name.get(n))
+        {
+            s.insert("id".into(), Value::String(id.to_string()));
+        }
+    }
+}
+
 /// The user's document with the stored entities it does not manage appended,
 /// so the loader checks the file's references against the whole plane (and
 /// reports problems at the file's own paths, which come first).

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::applications::{CredentialState, credential_state};
@@ -154,16 +155,45 @@ pub struct Projector {
     planes: Planes,
     /// What was applied last, per plane.
     applied: HashMap<Uuid, Value>,
+    /// The catalog version last projected.
+    done: watch::Sender<i64>,
+}
+
+/// What callers wait on: the catalog version the control planes match.
+#[derive(Clone)]
+pub struct Projection {
+    done: watch::Receiver<i64>,
+}
+
+impl Projection {
+    /// Waits (at most 10 s) until the control planes match catalog `version`,
+    /// so a mutation's answer means its keys are in the config nodes get.
+    pub async fn settled(&self, version: i64) {
+        let mut rx = self.done.clone();
+        let wait = rx.wait_for(|v| *v >= version);
+        if tokio::time::timeout(std::time::Duration::from_secs(10), wait)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                version,
+                "the control planes are slow to take the portal's change"
+            );
+        }
+    }
 }
 
 impl Projector {
-    pub fn start(catalog: CatalogHandle, planes: Planes) -> tokio::task::JoinHandle<()> {
+    pub fn start(catalog: CatalogHandle, planes: Planes) -> Projection {
+        let (done, rx) = watch::channel(-1);
         let mut p = Projector {
             catalog,
             planes,
             applied: HashMap::new(),
+            done,
         };
-        tokio::spawn(async move { p.run().await })
+        tokio::spawn(async move { p.run().await });
+        Projection { done: rx }
     }
 
     async fn run(&mut self) {
@@ -190,6 +220,7 @@ impl Projector {
     /// Applies every plane's document that differs from what was applied.
     pub async fn project(&mut self) {
         let cat = self.catalog.view();
+        let version = cat.version;
         let planes = self.planes.clone();
         let exists = move |plane: Uuid, service: Uuid| {
             planes
@@ -235,5 +266,6 @@ impl Projector {
                 }
             }
         }
+        self.done.send_replace(version);
     }
 }

@@ -43,6 +43,8 @@ async fn commit(
     compute: impl Fn(&Catalog) -> std::result::Result<Change, Error> + Send + Sync + 'static,
 ) -> Result<(std::sync::Arc<Catalog>, Uuid)> {
     let c = st.catalog.mutate(compute).await.gql()?;
+    // keys and plans reach the control planes before the answer
+    st.projection.settled(c.version).await;
     let id = c
         .subject
         .ok_or_else(|| gql(Error::internal("the change has no subject")))?;

@@ -70,7 +70,8 @@ async fn set_status(
         to,
         developers::DeveloperStatus::Revoked | developers::DeveloperStatus::Rejected
     );
-    st.catalog
+    let c = st
+        .catalog
         .mutate(move |cat| {
             Ok(crate::portal::applications::suspend_developer(
                 cat, portal, dev, suspend,
@@ -78,6 +79,7 @@ async fn set_status(
         })
         .await
         .gql()?;
+    st.projection.settled(c.version).await;
     Ok(d.into())
 }
 
