@@ -162,7 +162,91 @@ async fn portico_up_serves_the_demo_through_the_cluster_protocol() {
         d["data"]["api"]["operations"][0]["implemented"], true,
         "{d}"
     );
-    assert_eq!(get(proxy("/demo-api/hello"), &[]).await, 200);
+    // the README's walk from sign-up to a working key: the demo API is guarded
+    assert_eq!(get(proxy("/demo-api/hello"), &[]).await, 401);
+    let dev = async |q: &str, v: Value, token: Option<&str>| -> Value {
+        let mut r = client()
+            .post(format!(
+                "http://127.0.0.1:{}/portals/default/graphql",
+                up.ports[0]
+            ))
+            .json(&json!({"query": q, "variables": v}));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        let v: Value = r.send().await.expect("portal").json().await.expect("json");
+        assert!(v.get("errors").is_none(), "{v}");
+        v["data"].clone()
+    };
+    dev(
+        "mutation { registerDeveloper(input: {email: \"me@example.com\", fullName: \"Me\", password: \"correct horse battery\"}) { email } }",
+        json!({}),
+        None,
+    )
+    .await;
+    let mail = gql(
+        "{ mailOutbox(to: \"me@example.com\", first: 1) { nodes { body } } }",
+        json!({}),
+    )
+    .await;
+    let body = mail["data"]["mailOutbox"]["nodes"][0]["body"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let verify: String = body
+        .split("token=")
+        .nth(1)
+        .map(|t| {
+            t.chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect()
+        })
+        .unwrap_or_default();
+    dev(
+        "mutation($t: String!) { verifyDeveloperEmail(input: {token: $t}) { email } }",
+        json!({"t": verify}),
+        None,
+    )
+    .await;
+    let session = dev(
+        "mutation { loginDeveloper(input: {email: \"me@example.com\", password: \"correct horse battery\"}) { token } }",
+        json!({}),
+        None,
+    )
+    .await["loginDeveloper"]["token"]
+        .as_str()
+        .expect("session")
+        .to_string();
+    let app = dev(
+        "mutation { createApplication(input: {name: \"my-app\"}) { id } }",
+        json!({}),
+        Some(&session),
+    )
+    .await["createApplication"]["id"]
+        .clone();
+    let api = dev("{ apis { nodes { id } } }", json!({}), Some(&session)).await["apis"]["nodes"][0]
+        ["id"]
+        .clone();
+    let reg = dev(
+        "mutation($a: ID!, $api: ID!) { requestRegistration(input: {applicationId: $a, apiId: $api}) { status } }",
+        json!({"a": app, "api": api}),
+        Some(&session),
+    )
+    .await;
+    assert_eq!(reg["requestRegistration"]["status"], "APPROVED", "{reg}");
+    let key = dev(
+        "mutation($a: ID!) { createCredential(input: {applicationId: $a}) { key } }",
+        json!({"a": app}),
+        Some(&session),
+    )
+    .await["createCredential"]["key"]
+        .as_str()
+        .expect("key")
+        .to_string();
+    until("the key works on the embedded node", async || {
+        get(proxy("/demo-api/hello"), &[("apikey", &key)]).await == 200
+    })
+    .await;
 
     // a second start in the same directory keeps the token, the plane and the route
     drop(up);

@@ -112,7 +112,8 @@ async fn seed_portal(api: &super::deck::Client, proxy: &str) -> anyhow::Result<(
             "documents": [{"title": "Overview", "status": "published",
                            "content": "Call `/demo-api/hello` through the gateway."}],
             "implementations": [{"control_plane": DEMO, "service": "demo-api"}],
-            "publications": [{"portal": DEMO, "visibility": "public"}]
+            "publications": [{"portal": DEMO, "visibility": "public",
+                              "auto_approve_registrations": true}]
         }]
     });
     // an older data directory's plane has no demo-api service: publish the
@@ -294,6 +295,7 @@ pub async fn up(o: UpOptions) -> anyhow::Result<()> {
          \n\nTry:\
          \n  curl -i http://{px}/demo/hello\
          \n  curl -i -H 'apikey: demo-key' http://{px}/private\
+         \n  curl -i http://{px}/demo-api/hello   (401: sign up in the Dev Portal for a key; README, \"From sign-up to a working key\")\
          \n  PORTICO_URL=http://{api} PORTICO_TOKEN={token} portico dump --control-plane default\n",
         api = host(running.addr),
         email = std::env::var("PORTICO_ADMIN_EMAIL").unwrap_or_else(|_| "admin@localhost".into()),
