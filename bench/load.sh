@@ -3,7 +3,10 @@
 # One worker each (portico --worker-threads 1, nginx worker_processes 1), the same
 # upstream (an nginx returning a fixed 2-byte body), the same client (wrk), the
 # same duration and connection count. Prints requests/s, p50/p99 latency, the
-# ratio, and portico's idle and loaded RSS.
+# ratio, and portico's idle and loaded RSS. Two more portico instances carry
+# plugins: key-auth + rate-limiting (portico+plugins), and a Dev Portal
+# application's key checked by portal-auth with its plan's limits
+# (portico+portal); their ratio is the portal's cost against Kong's way.
 #
 # CPU placement: the proxy under test gets its own core (PROXY_CPU, default 1);
 # wrk and the upstream share the other (LOAD_CPU, default 0). Without pinning the
@@ -38,7 +41,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-UP=$(port); NGX=$(port); PGW=$(port); PST=$(port); PGW2=$(port); PST2=$(port)
+UP=$(port); NGX=$(port); PGW=$(port); PST=$(port); PGW2=$(port); PST2=$(port); PGW3=$(port); PST3=$(port)
 
 wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
 
@@ -101,7 +104,33 @@ consumers:
   - key: bench-key
 CONF
 (pin_exec "$PROXY_CPU" "$GW" --config "$tmp/kong-plugins.yaml" --proxy-listen 127.0.0.1:$PGW2 --status-listen 127.0.0.1:$PST2 --worker-threads 1 2>"$tmp/gw2.log") & pids+=($!)
-wait_port $UP; wait_port $NGX; wait_port $PGW; wait_port $PGW2
+# portico with portal-auth and a plan (second and hour limits, a monthly quota):
+# a Dev Portal application's key, the same work as key-auth + rate-limiting
+API_ID=6f0e5b0e-3c8e-4a36-9a57-0a0c8f3d1a01
+cat > "$tmp/kong-portal.yaml" <<CONF
+_format_version: "3.0"
+services:
+- name: bench
+  url: http://127.0.0.1:$UP
+  routes:
+  - name: bench
+    paths: [/]
+    plugins:
+    - name: portal-auth
+      config: {api_id: $API_ID, policy: local}
+applications:
+- name: bench-app
+  developer_id: 0d7f6a52-6d8c-4a0e-8d0e-3f1c9b3e2a10
+  portal_id: 1a2b3c4d-5e6f-4a0b-8c0d-1e2f3a4b5c6d
+  registrations:
+  - api_id: $API_ID
+    plan: {second: 1000000000, hour: 1000000000000, quota: 1000000000000000}
+application_credentials:
+- application: bench-app
+  key: bench-key
+CONF
+(pin_exec "$PROXY_CPU" "$GW" --config "$tmp/kong-portal.yaml" --proxy-listen 127.0.0.1:$PGW3 --status-listen 127.0.0.1:$PST3 --worker-threads 1 2>"$tmp/gw3.log") & pids+=($!)
+wait_port $UP; wait_port $NGX; wait_port $PGW; wait_port $PGW2; wait_port $PGW3
 sleep 0.5
 rss() { awk '/VmRSS/ {print int($2/1024) " MB"}' /proc/$1/status; }
 IDLE_RSS=$(rss $gw_pid)
@@ -124,15 +153,17 @@ run() {
 pin "$LOAD_CPU" wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$PGW/" >/dev/null
 pin "$LOAD_CPU" wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$NGX/" >/dev/null
 pin "$LOAD_CPU" wrk -t1 -c"$CONNS" -d2s -H "apikey: bench-key" "http://127.0.0.1:$PGW2/" >/dev/null
+pin "$LOAD_CPU" wrk -t1 -c"$CONNS" -d2s -H "apikey: bench-key" "http://127.0.0.1:$PGW3/" >/dev/null
 
 declare -A sum_rps sum50 sum99
-NAMES="portico portico+plugins nginx"
+NAMES="portico portico+plugins portico+portal nginx"
 for name in $NAMES; do sum_rps[$name]=0; sum50[$name]=0; sum99[$name]=0; done
 for r in $(seq 1 "$ROUNDS"); do
   for name in $NAMES; do
     case $name in
       portico) read -r rps p50 p99 err < <(run "http://127.0.0.1:$PGW/") ;;
       portico+plugins) read -r rps p50 p99 err < <(run "http://127.0.0.1:$PGW2/" -H "apikey: bench-key") ;;
+      portico+portal) read -r rps p50 p99 err < <(run "http://127.0.0.1:$PGW3/" -H "apikey: bench-key") ;;
       nginx) read -r rps p50 p99 err < <(run "http://127.0.0.1:$NGX/") ;;
     esac
     printf 'round %d %-16s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms  %s\n' "$r" "$name" "$rps" "$p50" "$p99" "$err"
@@ -151,5 +182,6 @@ for name in $NAMES; do
 done
 printf 'throughput ratio portico/nginx: %.2fx\n' "$(echo "${sum_rps[portico]} / ${sum_rps[nginx]}" | bc -l)"
 printf 'throughput ratio portico+plugins (key-auth, rate-limiting local)/portico: %.2fx\n' "$(echo "${sum_rps[portico+plugins]} / ${sum_rps[portico]}" | bc -l)"
+printf 'throughput ratio portico+portal (portal-auth + plan)/portico+plugins (key-auth + rate-limiting): %.2fx\n' "$(echo "${sum_rps[portico+portal]} / ${sum_rps[portico+plugins]}" | bc -l)"
 printf 'p99 ratio portico/nginx: %.2fx\n' "$(echo "${sum99[portico]} / ${sum99[nginx]}" | bc -l)"
 echo "portico RSS: idle $IDLE_RSS, after load $LOAD_RSS"
