@@ -104,7 +104,7 @@ consumers:
   - key: bench-key
 CONF
 (pin_exec "$PROXY_CPU" "$GW" --config "$tmp/kong-plugins.yaml" --proxy-listen 127.0.0.1:$PGW2 --status-listen 127.0.0.1:$PST2 --worker-threads 1 2>"$tmp/gw2.log") & pids+=($!)
-# portico with portal-auth and a plan (second and hour limits, a monthly quota):
+# portico with portal-auth and a plan (the same second and hour limits):
 # a Dev Portal application's key, the same work as key-auth + rate-limiting
 API_ID=6f0e5b0e-3c8e-4a36-9a57-0a0c8f3d1a01
 cat > "$tmp/kong-portal.yaml" <<CONF
@@ -124,7 +124,7 @@ applications:
   portal_id: 1a2b3c4d-5e6f-4a0b-8c0d-1e2f3a4b5c6d
   registrations:
   - api_id: $API_ID
-    plan: {second: 1000000000, hour: 1000000000000, quota: 1000000000000000}
+    plan: {second: 1000000000, hour: 1000000000000}
 application_credentials:
 - application: bench-app
   key: bench-key

@@ -52,6 +52,26 @@ pub fn postgres_available() -> bool {
     false
 }
 
+/// Two tests of one `async fn name(db: Db)`: on SQLite, and on PostgreSQL (a
+/// skip line locally when it is not running; a failure under CI).
+#[macro_export]
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::platform::Db::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if $crate::platform::postgres_available() {
+                    super::$name($crate::platform::Db::Postgres).await;
+                }
+            }
+        }
+    };
+}
+
 pub struct Platform {
     pub child: Child,
     pub addr: SocketAddr,

@@ -4,31 +4,14 @@
 //! mutations, the `configChanges` subscription, an actor crash and restart, and
 //! the CLI round trip (apply, dump, apply: empty plan).
 
-use integration::platform::{Db, Platform, Ws, next_message, postgres_available};
+use integration::platform::{Db, Platform, Ws, next_message};
 use serde_json::{Value, json};
 
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::Db::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if super::postgres_available() {
-                    super::$name(super::Db::Postgres).await;
-                }
-            }
-        }
-    };
-}
-
-both!(entities_crud_and_validation);
-both!(concurrent_mutations_get_consecutive_versions);
-both!(subscription_sees_each_change_once_in_order);
-both!(cli_apply_dump_apply_is_empty);
-both!(crashed_actor_restarts_from_the_database);
+integration::both!(entities_crud_and_validation);
+integration::both!(concurrent_mutations_get_consecutive_versions);
+integration::both!(subscription_sees_each_change_once_in_order);
+integration::both!(cli_apply_dump_apply_is_empty);
+integration::both!(crashed_actor_restarts_from_the_database);
 
 fn field(r: &Value) -> Vec<String> {
     r["errors"]

@@ -6,29 +6,12 @@
 //! sign-in by token and cookie, password reset, `catalogChanges` on publish,
 //! and bad input refused with its field.
 
-use integration::platform::{Db, Platform, next_message, postgres_available};
+use integration::platform::{Db, Platform, next_message};
 use integration::smtp::SmtpSink;
 use serde_json::{Value, json};
 
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::Db::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if super::postgres_available() {
-                    super::$name(super::Db::Postgres).await;
-                }
-            }
-        }
-    };
-}
-
-both!(specs_of_every_kind_and_drift_against_routes);
-both!(who_sees_what_in_a_portal);
+integration::both!(specs_of_every_kind_and_drift_against_routes);
+integration::both!(who_sees_what_in_a_portal);
 
 const PETS: &str = "openapi: 3.0.3
 info: {title: Pets, version: 1.0.0}
@@ -761,7 +744,7 @@ async fn bad_portal_input_is_refused_with_its_field() {
     assert_eq!(d["api"]["publications"], json!([]));
 }
 
-both!(portals_and_apis_as_code_round_trip);
+integration::both!(portals_and_apis_as_code_round_trip);
 
 async fn portals_and_apis_as_code_round_trip(db: Db) {
     let p = Platform::start(db).await;

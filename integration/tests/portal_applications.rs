@@ -14,6 +14,9 @@ use integration::{EchoServer, Gateway, client, make_temp_dir, recorder, send, sh
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+integration::both!(a_developers_key_works_on_every_node);
+integration::both!(bad_input_and_other_peoples_applications);
+
 const DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Polls `f` until it holds (every 50 ms, for at most a minute).
@@ -75,8 +78,8 @@ struct Setup {
     tiny_plan: String,
 }
 
-async fn setup(up: &EchoServer) -> Setup {
-    let p = Platform::start(Db::Sqlite).await;
+async fn setup(db: Db, up: &EchoServer) -> Setup {
+    let p = Platform::start(db).await;
     let cp = p.create_plane("prod").await;
     let mut services = Vec::new();
     for (name, path) in [("weather", "/weather"), ("other", "/other")] {
@@ -170,10 +173,9 @@ async fn node(p: &Platform, cp: &str, name: &str) -> Gateway {
     Gateway::start_args(None, &p.node_args(&creds, &dir.join("cache"))).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_developers_key_works_on_every_node() {
+async fn a_developers_key_works_on_every_node(db: Db) {
     let up = EchoServer::start("up").await;
-    let s = setup(&up).await;
+    let s = setup(db, &up).await;
     let p = &s.p;
     let (hook_addr, hooks, _) = recorder(1).await;
     let secret = "whsec_test_secret_0123456789";
@@ -478,10 +480,9 @@ async fn a_developers_key_works_on_every_node() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_input_and_other_peoples_applications() {
+async fn bad_input_and_other_peoples_applications(db: Db) {
     let up = EchoServer::start("up").await;
-    let s = setup(&up).await;
+    let s = setup(db, &up).await;
     let p = &s.p;
     let ann = p.developer("dev", "ann@example.com").await;
     let bob = p.developer("dev", "bob@example.com").await;

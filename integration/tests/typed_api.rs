@@ -5,29 +5,12 @@
 //! while routes are added and removed, the typed entity in `configChanges`, and
 //! CORS for web apps on other origins.
 
-use integration::platform::{Db, Platform, next_message, postgres_available};
+use integration::platform::{Db, Platform, next_message};
 use serde_json::{Value, json};
 
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::Db::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if super::postgres_available() {
-                    super::$name(super::Db::Postgres).await;
-                }
-            }
-        }
-    };
-}
-
-both!(typed_mutations_and_relations);
-both!(user_errors_name_the_input_field_and_change_nothing);
-both!(paging_both_ways_while_routes_change);
+integration::both!(typed_mutations_and_relations);
+integration::both!(user_errors_name_the_input_field_and_change_nothing);
+integration::both!(paging_both_ways_while_routes_change);
 
 const CREATE_SERVICE: &str = "mutation($i: CreateServiceInput!) { createService(input: $i) { service { id name protocol host port path url connectTimeout retries enabled createdAt } configVersion userErrors { field message code } } }";
 const CREATE_ROUTE: &str = "mutation($i: CreateRouteInput!) { createRoute(input: $i) { route { id name paths protocols methods stripPath pathHandling headers { name values } service { id name } } configVersion userErrors { field message code } } }";

@@ -191,7 +191,7 @@ impl Plugin for PortalAuth {
         {
             return self.unauthorized("Unauthorized");
         }
-        let app = key.app.clone();
+        let app = &key.app;
         let Some(limiter) = self.registered.get(&app.id) else {
             return Flow::Respond(crate::plugins::message(
                 StatusCode::FORBIDDEN,
@@ -201,11 +201,13 @@ impl Plugin for PortalAuth {
         if self.hide_credentials {
             self.source.hide(ctx, &found);
         }
+        let app = app.clone();
         for (k, v) in &app.headers {
             ctx.headers.insert(k.clone(), v.clone());
         }
         match limiter {
-            Some(l) => l.count(ctx, app.id.to_string()),
+            // the limiter's namespace names the API and the application
+            Some(l) => l.count(ctx, ""),
             None => Flow::Continue,
         }
     }

@@ -287,14 +287,14 @@ impl Plugin for RateLimiting {
 
     fn access(&self, ctx: &mut Ctx<'_>) -> Flow {
         let id = self.identifier(ctx);
-        self.count(ctx, id)
+        self.count(ctx, &id)
     }
 }
 
 impl RateLimiting {
     /// Counts the request against every limit for identifier `id`: 429 once one
     /// is reached, else the limit headers on the response.
-    pub fn count(&self, ctx: &mut Ctx<'_>, id: String) -> Flow {
+    pub fn count(&self, ctx: &mut Ctx<'_>, id: &str) -> Flow {
         let now_ms = counters::now_ms();
         let now = now_ms / 1000;
         let sliding = self.cfg.window_type == "sliding";
@@ -303,7 +303,7 @@ impl RateLimiting {
         }
         let mut key = String::with_capacity(self.key_prefix.len() + id.len());
         key.push_str(&self.key_prefix);
-        key.push_str(&id);
+        key.push_str(id);
         let windows: Vec<Window> = self
             .limits
             .iter()
@@ -336,7 +336,7 @@ impl RateLimiting {
         Flow::Continue
     }
 
-    fn access_redis(&self, target: &RedisTarget, id: String, now_ms: u64, sliding: bool) -> Flow {
+    fn access_redis(&self, target: &RedisTarget, id: &str, now_ms: u64, sliding: bool) -> Flow {
         let now = now_ms / 1000;
         let mut windows = Vec::with_capacity(self.limits.len());
         let mut resets = Vec::with_capacity(self.limits.len());
