@@ -86,6 +86,7 @@ fn bench(c: &mut Criterion) {
                     headers: &mut headers,
                     consumers: &chains.consumers,
                     identity: None,
+                    application: None,
                     response_headers: Vec::new(),
                     upstream_path: None,
                     upstream_method: None,

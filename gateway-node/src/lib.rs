@@ -2,6 +2,7 @@
 //! (decK) config, compiles it into an immutable router and balancers, and proxies
 //! HTTP/1.1, HTTP/2, gRPC and WebSocket traffic with Kong's routing semantics.
 
+pub mod analytics;
 pub mod compiled;
 pub mod echo;
 pub mod node;

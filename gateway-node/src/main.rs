@@ -109,6 +109,20 @@ struct Cli {
     /// per core).
     #[arg(long = "worker-threads", env = "PORTICO_WORKER_THREADS")]
     worker_threads: Option<usize>,
+
+    /// A standalone node's analytics: append every batch (10-second cells with
+    /// latency sketches, and sampled requests) to this file as JSON lines. Off
+    /// when not given.
+    #[arg(long = "analytics-file", env = "PORTICO_ANALYTICS_FILE")]
+    analytics_file: Option<PathBuf>,
+
+    /// How often analytics batches are cut (milliseconds).
+    #[arg(long = "analytics-flush-ms", default_value_t = 10_000)]
+    analytics_flush_ms: u64,
+
+    /// Raw request records kept per batch (errors and slow requests first).
+    #[arg(long = "analytics-samples", default_value_t = gateway_node::analytics::SAMPLE_BUDGET)]
+    analytics_samples: usize,
 }
 
 #[derive(Subcommand, Debug)]
@@ -270,6 +284,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         );
     }
     node.watch(Duration::from_millis(cli.watch_interval_ms.max(50)));
+
+    if let Some(path) = &cli.analytics_file {
+        let a = std::sync::Arc::new(gateway_node::analytics::Analytics::new(
+            cli.analytics_samples.min(100_000),
+        ));
+        let _ = node.proxy.analytics.set(a.clone());
+        gateway_node::analytics::ship(
+            a,
+            uuid::Uuid::new_v4(),
+            Duration::from_millis(cli.analytics_flush_ms.max(100)),
+            gateway_node::analytics::Sink::File(path.clone()),
+        );
+    }
 
     let workers = cli.worker_threads.unwrap_or_else(|| {
         std::thread::available_parallelism()

@@ -152,6 +152,9 @@ pub struct Ctx<'a> {
     pub headers: &'a mut HeaderMap,
     pub consumers: &'a Consumers,
     pub identity: Option<Identity>,
+    /// The Dev Portal application and API a request was let in for
+    /// (`portal-auth`), for analytics.
+    pub application: Option<(Uuid, Uuid)>,
     /// Headers to add to the response to the client.
     pub response_headers: Vec<(HeaderName, HeaderValue)>,
     /// A path that replaces the joined upstream path (request-transformer).

@@ -105,6 +105,8 @@ pub struct Proxy {
     pub config: ArcSwapOption<Compiled>,
     pub pool: Pool,
     pub stats: Stats,
+    /// Native analytics, when on (set once at start).
+    pub analytics: std::sync::OnceLock<Arc<crate::analytics::Analytics>>,
 }
 
 fn full(b: impl Into<Bytes>) -> ProxyBody {
@@ -284,11 +286,35 @@ impl Proxy {
         }
         let mut log = None;
         let mut after = None;
+        // analytics: what the record needs of the request, taken before it goes
+        let mut meta = self.analytics.get().map(|a| {
+            let h = req.headers();
+            let text = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
+            let req_info = (
+                text("kong-request-id").unwrap_or_default(),
+                text("traceparent"),
+                req.method().as_str().to_string(),
+                text("host").unwrap_or_default(),
+                req.uri().path().to_string(),
+                h.get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0),
+            );
+            (a.clone(), crate::analytics::Meta::start(), req_info)
+        });
         let mut resp = match early {
             Some(r) => r,
             None => {
-                self.route_and_proxy(&cfg, &conn, req, &mut log, &mut after)
-                    .await
+                self.route_and_proxy(
+                    &cfg,
+                    &conn,
+                    req,
+                    &mut log,
+                    &mut after,
+                    meta.as_mut().map(|m| &mut m.1),
+                )
+                .await
             }
         };
         for (k, v) in rewrite_headers {
@@ -300,9 +326,33 @@ impl Proxy {
             let status = resp.status();
             a.apply(conn.tls, status, resp.headers_mut());
         }
-        Ok(match log {
+        let resp = match log {
             None => resp,
             Some(l) => with_log(resp, l),
+        };
+        Ok(match meta {
+            None => resp,
+            Some((a, m, (id, trace, method, host, path, req_bytes))) => {
+                let r = crate::analytics::finish(
+                    &m,
+                    resp.status().as_u16(),
+                    id,
+                    trace,
+                    method,
+                    host,
+                    path,
+                    conn.remote.ip().to_string(),
+                    req_bytes,
+                    0,
+                );
+                let (head, body) = resp.into_parts();
+                let counted = crate::analytics::CountedBody {
+                    inner: body,
+                    bytes: 0,
+                    pending: Some((a, r)),
+                };
+                Response::from_parts(head, counted.boxed())
+            }
         })
     }
 
@@ -313,6 +363,7 @@ impl Proxy {
         mut req: Request<Incoming>,
         log: &mut Option<crate::plugin::LogCtx>,
         after_access: &mut Option<crate::plugin::AfterAccess>,
+        mut meta: Option<&mut crate::analytics::Meta>,
     ) -> Response<ProxyBody> {
         let start = Instant::now();
         // cheap clones (shared bytes), so the request can be taken apart later
@@ -344,6 +395,10 @@ impl Proxy {
             return error_response(StatusCode::NOT_FOUND, "no Route matched with those values");
         };
         let rt = &cfg.routes[m.route];
+        if let Some(a) = meta.as_deref_mut() {
+            a.route = Some(rt.route.id);
+            a.service = rt.route.service_id;
+        }
 
         // an https-only route reached over plain http
         if !conn.tls && rt.route.protocols.iter().all(|p| p.is_tls()) {
@@ -369,6 +424,7 @@ impl Proxy {
                 headers: req.headers_mut(),
                 consumers: &cfg.chains.consumers,
                 identity: None,
+                application: None,
                 response_headers: Vec::new(),
                 upstream_path: None,
                 upstream_method: None,
@@ -379,6 +435,17 @@ impl Proxy {
                 uri_captures: uri_captures(m, &path),
             };
             let (chain, early) = cfg.chains.access(m.route, &mut ctx).await;
+            if let Some(a) = meta.as_deref_mut() {
+                a.consumer = ctx
+                    .identity
+                    .as_ref()
+                    .filter(|i| !i.anonymous)
+                    .map(|i| i.consumer.id);
+                if let Some((app, api)) = ctx.application {
+                    a.application = Some(app);
+                    a.api = Some(api);
+                }
+            }
             query_owned = ctx.query.take();
             upstream_path = ctx.upstream_path.take();
             upstream_method = ctx.upstream_method.take();
@@ -676,6 +743,11 @@ impl Proxy {
             }
         };
         let upstream_latency = sent_at.elapsed();
+        if let Some(a) = meta {
+            a.upstream_us = Some(upstream_latency.as_micros() as u64);
+            a.upstream_status = Some(resp.status().as_u16());
+            a.source = graphql_schema::analytics::Source::Upstream;
+        }
         svc.balancer
             .report_passive(target_idx, Outcome::Status(resp.status().as_u16()));
 

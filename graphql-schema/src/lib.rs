@@ -2,6 +2,7 @@
 //! entities (Kong's, with Kong's field names and defaults), their validation with a
 //! field path on every error, the decK file format, and the canonical config hash.
 
+pub mod analytics;
 pub mod config;
 pub mod deck;
 pub mod entity;

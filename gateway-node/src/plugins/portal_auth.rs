@@ -105,6 +105,7 @@ impl AppIndex {
 }
 
 pub struct PortalAuth {
+    api: Uuid,
     source: KeySource,
     hide_credentials: bool,
     /// Applications registered for this API -> their plan's limiter (none
@@ -156,6 +157,7 @@ impl PortalAuth {
             registered.insert(app.id, limiter);
         }
         Ok(PortalAuth {
+            api,
             source,
             hide_credentials: cfg.hide_credentials,
             registered,
@@ -202,6 +204,7 @@ impl Plugin for PortalAuth {
             self.source.hide(ctx, &found);
         }
         let app = app.clone();
+        ctx.application = Some((app.id, self.api));
         for (k, v) in &app.headers {
             ctx.headers.insert(k.clone(), v.clone());
         }
