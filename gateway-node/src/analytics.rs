@@ -217,8 +217,96 @@ impl<B> Drop for CountedBody<B> {
 pub enum Sink {
     /// A standalone node's file: one JSON batch per line, appended.
     File(PathBuf),
-    /// Handed to the platform link (which spools them while it is away).
-    Channel(tokio::sync::mpsc::Sender<Batch>),
+    /// The disk spool the platform link drains (and empties as the platform
+    /// acknowledges).
+    Spool(Arc<Spool>),
+}
+
+/// Batches waiting for the platform, one file each (`<seq>.json`), bounded:
+/// past `max` the oldest is dropped and counted (batches and their requests),
+/// and the counts travel in every later batch.
+pub struct Spool {
+    dir: PathBuf,
+    max: usize,
+    pub batches_dropped: AtomicU64,
+    pub requests_dropped: AtomicU64,
+    /// Wakes the platform link when a batch is added.
+    pub added: tokio::sync::Notify,
+}
+
+impl Spool {
+    pub fn open(dir: PathBuf, max: usize) -> std::io::Result<Spool> {
+        std::fs::create_dir_all(&dir)?;
+        Ok(Spool {
+            dir,
+            max: max.max(1),
+            batches_dropped: AtomicU64::new(0),
+            requests_dropped: AtomicU64::new(0),
+            added: tokio::sync::Notify::new(),
+        })
+    }
+
+    /// The spooled batches' sequence numbers, oldest first.
+    pub fn pending(&self) -> Vec<u64> {
+        let mut v: Vec<u64> = std::fs::read_dir(&self.dir)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter_map(|e| {
+                        e.file_name()
+                            .to_str()
+                            .and_then(|n| n.strip_suffix(".json"))
+                            .and_then(|n| n.parse().ok())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort_unstable();
+        v
+    }
+
+    fn path(&self, seq: u64) -> PathBuf {
+        self.dir.join(format!("{seq:020}.json"))
+    }
+
+    /// The highest sequence number spooled (a restarted node goes on from it).
+    pub fn last_seq(&self) -> u64 {
+        self.pending().last().copied().unwrap_or(0)
+    }
+
+    pub fn read(&self, seq: u64) -> Option<String> {
+        std::fs::read_to_string(self.path(seq)).ok()
+    }
+
+    pub fn push(&self, b: &Batch) {
+        let mut pending = self.pending();
+        while pending.len() >= self.max {
+            let oldest = pending.remove(0);
+            let requests = self
+                .read(oldest)
+                .and_then(|t| serde_json::from_str::<Batch>(&t).ok())
+                .map_or(0, |b| b.requests);
+            let _ = std::fs::remove_file(self.path(oldest));
+            self.batches_dropped.fetch_add(1, Ordering::Relaxed);
+            self.requests_dropped.fetch_add(requests, Ordering::Relaxed);
+            tracing::warn!(
+                seq = oldest,
+                requests,
+                "analytics spool full: oldest batch dropped"
+            );
+        }
+        let line = serde_json::to_string(b).unwrap_or_default();
+        let tmp = self.dir.join(format!("{:020}.tmp", b.seq));
+        let r = std::fs::write(&tmp, line).and_then(|_| std::fs::rename(&tmp, self.path(b.seq)));
+        if let Err(e) = r {
+            tracing::error!(dir = %self.dir.display(), "analytics spool: {e}");
+        }
+        self.added.notify_one();
+    }
+
+    /// The platform has it.
+    pub fn ack(&self, seq: u64) {
+        let _ = std::fs::remove_file(self.path(seq));
+    }
 }
 
 /// Drains the buffers every `every` into a numbered batch for `sink`.
@@ -229,7 +317,11 @@ pub fn ship(
     sink: Sink,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut seq = 0u64;
+        // a restarted node goes on after what it spooled
+        let mut seq = match &sink {
+            Sink::Spool(s) => s.last_seq(),
+            Sink::File(_) => 0,
+        };
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
@@ -240,6 +332,13 @@ pub fn ship(
                 continue;
             }
             seq += 1;
+            let (batches_dropped, requests_dropped) = match &sink {
+                Sink::Spool(s) => (
+                    s.batches_dropped.load(Ordering::Relaxed),
+                    s.requests_dropped.load(Ordering::Relaxed),
+                ),
+                Sink::File(_) => (0, 0),
+            };
             let batch = Batch {
                 node_id,
                 seq,
@@ -247,7 +346,8 @@ pub fn ship(
                 samples: f.samples,
                 requests: f.requests,
                 samples_dropped: f.samples_dropped,
-                ..Batch::default()
+                batches_dropped,
+                requests_dropped,
             };
             match &sink {
                 Sink::File(p) => {
@@ -261,11 +361,7 @@ pub fn ship(
                         tracing::error!(path = %p.display(), "analytics file: {e}");
                     }
                 }
-                Sink::Channel(tx) => {
-                    if tx.send(batch).await.is_err() {
-                        return;
-                    }
-                }
+                Sink::Spool(s) => s.push(&batch),
             }
         }
     })

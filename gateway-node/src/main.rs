@@ -116,6 +116,10 @@ struct Cli {
     #[arg(long = "analytics-file", env = "PORTICO_ANALYTICS_FILE")]
     analytics_file: Option<PathBuf>,
 
+    /// In hybrid mode analytics ship to the platform; this turns them off.
+    #[arg(long = "analytics-off")]
+    analytics_off: bool,
+
     /// How often analytics batches are cut (milliseconds).
     #[arg(long = "analytics-flush-ms", default_value_t = 10_000)]
     analytics_flush_ms: u64,
@@ -271,6 +275,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 cache_dir: cli.cluster_cache_dir.clone(),
                 labels,
                 heartbeat: Duration::from_secs(5),
+                analytics: (!cli.analytics_off).then(|| {
+                    (
+                        std::sync::Arc::new(gateway_node::analytics::Analytics::new(
+                            cli.analytics_samples.min(100_000),
+                        )),
+                        Duration::from_millis(cli.analytics_flush_ms.max(100)),
+                    )
+                }),
             },
         )
         .await?;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use graphql_schema::operations::{CONFIG_UPDATES, HEARTBEAT};
+use graphql_schema::operations::{ANALYTICS_BATCH, CONFIG_UPDATES, HEARTBEAT};
 use graphql_schema::sync::{ApplyError, NodeReport, NodeState, NodeUpdate, RefusedConfig};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -30,7 +30,13 @@ pub struct SyncOptions {
     pub cache_dir: PathBuf,
     pub labels: serde_json::Map<String, Value>,
     pub heartbeat: Duration,
+    /// Analytics over the link: the node's buffers and how often a batch is cut
+    /// (batches wait in `<cache_dir>/analytics/` until the platform has them).
+    pub analytics: Option<(Arc<crate::analytics::Analytics>, Duration)>,
 }
+
+/// Batches the spool holds at most (about a day at one batch per 10 s).
+const SPOOL_MAX: usize = 8640;
 
 /// What the status API shows of the sync client.
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -90,10 +96,24 @@ pub async fn start(node: Arc<Node>, opts: SyncOptions) -> anyhow::Result<()> {
         s.config_version = state.version;
         s.config_hash = state.hash.clone();
     });
-    let st = SyncState {
+    let mut st = SyncState {
         installed: state,
         ..SyncState::default()
     };
+    if let Some((a, every)) = &opts.analytics {
+        let spool = Arc::new(
+            crate::analytics::Spool::open(opts.cache_dir.join("analytics"), SPOOL_MAX)
+                .map_err(|e| anyhow::anyhow!("the analytics spool: {e}"))?,
+        );
+        let _ = node.proxy.analytics.set(a.clone());
+        crate::analytics::ship(
+            a.clone(),
+            node_id,
+            *every,
+            crate::analytics::Sink::Spool(spool.clone()),
+        );
+        st.spool = Some(spool);
+    }
     tokio::spawn(run(node, opts, tls, node_id, st));
     Ok(())
 }
@@ -264,6 +284,8 @@ struct SyncState {
     /// apply on top of it.
     pending: Option<NodeState>,
     refused: Option<RefusedConfig>,
+    /// Analytics batches waiting for the platform.
+    spool: Option<Arc<crate::analytics::Spool>>,
 }
 
 impl SyncState {
@@ -271,6 +293,43 @@ impl SyncState {
     fn base(&self) -> &NodeState {
         self.pending.as_ref().unwrap_or(&self.installed)
     }
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
+
+/// Sends the spooled batches not yet sent on this connection, oldest first
+/// (at most 64 unanswered at once).
+async fn send_batches(
+    ws: &mut Ws,
+    spool: &crate::analytics::Spool,
+    in_flight: &mut std::collections::HashSet<u64>,
+) -> Result<(), String> {
+    for seq in spool.pending() {
+        if in_flight.len() >= 64 {
+            break;
+        }
+        if in_flight.contains(&seq) {
+            continue;
+        }
+        let Some(text) = spool.read(seq) else {
+            continue;
+        };
+        let Ok(batch) = serde_json::from_str::<Value>(&text) else {
+            // unreadable (a torn write): nothing to send
+            spool.ack(seq);
+            continue;
+        };
+        ws.send(Message::text(
+            json!({"id": format!("ab-{seq}"), "type": "subscribe",
+                   "payload": {"query": ANALYTICS_BATCH, "variables": {"batch": batch}}})
+            .to_string(),
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+        in_flight.insert(seq);
+    }
+    Ok(())
 }
 
 /// One connection: until it fails or closes.
@@ -363,8 +422,25 @@ async fn session(
     tracing::info!(url = %opts.url, since, "connected to the platform");
     let mut hb = tokio::time::interval(opts.heartbeat);
     let mut hb_n = 0u64;
+    // analytics batches sent on this connection, waiting for their answer
+    let mut in_flight: std::collections::HashSet<u64> = Default::default();
+    let spool = state.spool.clone();
+    // what was spooled while away goes first
+    if let Some(sp) = &spool {
+        send_batches(&mut ws, sp, &mut in_flight).await?;
+    }
     loop {
         tokio::select! {
+            _ = async {
+                match &spool {
+                    Some(sp) => sp.added.notified().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                if let Some(sp) = &spool {
+                    send_batches(&mut ws, sp, &mut in_flight).await?;
+                }
+            }
             _ = hb.tick() => {
                 hb_n += 1;
                 ws.send(send(json!({"id": format!("hb-{hb_n}"), "type": "subscribe",
@@ -383,6 +459,25 @@ async fn session(
                 match v["type"].as_str() {
                     Some("ping") => {
                         ws.send(send(json!({"type": "pong"}))).await.map_err(|e| e.to_string())?;
+                    }
+                    Some("next") if id.starts_with("ab-") => {
+                        let seq = id[3..].parse::<u64>().unwrap_or(0);
+                        in_flight.remove(&seq);
+                        if v["payload"]["data"]["analyticsBatch"] == true {
+                            if let Some(sp) = &spool {
+                                sp.ack(seq);
+                                // more waiting than were sent at once
+                                send_batches(&mut ws, sp, &mut in_flight).await?;
+                            }
+                        } else {
+                            // kept in the spool: sent again on the next connection
+                            tracing::warn!(seq, "the platform did not take an analytics batch: {}", v["payload"]);
+                        }
+                    }
+                    Some("error") if id.starts_with("ab-") => {
+                        let seq = id[3..].parse::<u64>().unwrap_or(0);
+                        in_flight.remove(&seq);
+                        tracing::warn!(seq, "the platform refused an analytics batch: {}", v["payload"]);
                     }
                     Some("next") if id == format!("sync-{sub}") && v["payload"]["errors"].is_array() => {
                         return Err(format!("the platform refused the subscription: {}", v["payload"]["errors"]));

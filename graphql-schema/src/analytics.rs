@@ -8,7 +8,8 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use sketches_ddsketch::{Config, DDSketch};
+use sketches_ddsketch::Config;
+pub use sketches_ddsketch::DDSketch;
 use uuid::Uuid;
 
 /// Seconds per cell.

@@ -8,5 +8,12 @@ pub const CONFIG_UPDATES: &str = include_str!("../operations/node/ConfigUpdates.
 /// `mutation Heartbeat($report: JSON!)`: the node's report.
 pub const HEARTBEAT: &str = include_str!("../operations/node/Heartbeat.graphql");
 
+/// `mutation AnalyticsBatch($batch: JSON!)`: a batch of the node's analytics.
+pub const ANALYTICS_BATCH: &str = include_str!("../operations/node/AnalyticsBatch.graphql");
+
 /// Every operation a node sends, by name.
-pub const ALL: [(&str, &str); 2] = [("ConfigUpdates", CONFIG_UPDATES), ("Heartbeat", HEARTBEAT)];
+pub const ALL: [(&str, &str); 3] = [
+    ("ConfigUpdates", CONFIG_UPDATES),
+    ("Heartbeat", HEARTBEAT),
+    ("AnalyticsBatch", ANALYTICS_BATCH),
+];

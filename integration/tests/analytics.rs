@@ -7,7 +7,9 @@
 use std::collections::HashMap;
 
 use graphql_schema::analytics::{Batch, Source, exact_quantile, sketch};
-use integration::{EchoServer, Gateway, client, make_temp_dir, send};
+use integration::platform::{Db, Platform};
+use integration::{EchoServer, Gateway, client, free_port, make_temp_dir, send};
+use serde_json::json;
 
 fn batches(path: &std::path::Path) -> Vec<Batch> {
     std::fs::read_to_string(path)
@@ -148,4 +150,120 @@ services:
         );
     }
     drop(gw);
+}
+
+/// The analytics query's total REQUEST_COUNT per (route, status).
+async fn counts(p: &Platform) -> (u64, HashMap<(String, String), u64>) {
+    let d = p
+        .ok(
+            "{ analytics(query: {metrics: [REQUEST_COUNT, RESPONSE_LATENCY_P99], dimensions: [ROUTE, STATUS_CODE], timeRange: {relative: LAST_15M}}) { meta { truncated controlPlaneIds } rows { dimensions { dimension id } metrics { metric value } } } }",
+            json!({}),
+        )
+        .await;
+    let mut out = HashMap::new();
+    let mut total = 0;
+    for r in d["analytics"]["rows"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
+        let n = r["metrics"][0]["value"].as_f64().unwrap_or(0.0) as u64;
+        total += n;
+        out.insert(
+            (
+                r["dimensions"][0]["id"].as_str().unwrap_or("").to_string(),
+                r["dimensions"][1]["id"].as_str().unwrap_or("").to_string(),
+            ),
+            n,
+        );
+    }
+    (total, out)
+}
+
+async fn until_total(p: &Platform, want: u64) -> HashMap<(String, String), u64> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (n, by) = counts(p).await;
+        if n >= want {
+            assert_eq!(n, want, "no request counted twice: {by:?}");
+            return by;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{n} of {want} counted: {by:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_reach_the_platform_and_survive_its_absence() {
+    let dir = make_temp_dir("portico-analytics-hybrid");
+    let (http, cluster) = (
+        format!("127.0.0.1:{}", free_port()),
+        format!("127.0.0.1:{}", free_port()),
+    );
+    let start = || Platform::start_in(Db::Sqlite, dir.clone(), &http, &cluster, None);
+    let mut p = start().await;
+    let token = p.token.clone();
+    let up = EchoServer::start("up").await;
+    let cp = p.create_plane("prod").await;
+    let svc = p
+        .create(&cp, "SERVICE", json!({"name": "svc", "url": up.url()}))
+        .await["data"]["createEntity"]["id"]
+        .as_str()
+        .expect("service")
+        .to_string();
+    let route = p
+        .create(
+            &cp,
+            "ROUTE",
+            json!({"name": "ok", "paths": ["/ok"], "service": {"id": svc}}),
+        )
+        .await["data"]["createEntity"]["id"]
+        .as_str()
+        .expect("route")
+        .to_string();
+    let creds = p.node_creds(&cp, "node-1", &dir.join("node")).await;
+    let mut args = p.node_args(&creds, &dir.join("node-cache"));
+    args.extend(["--analytics-flush-ms".into(), "200".into()]);
+    let gw = Gateway::start_args(None, &args).await;
+    let c = client();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while send(c.get(gw.url("/ok"))).await.status != 200 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the route reaches the node"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // the request that found the route counted too, and the 404s before it:
+    // count from the node's own tally instead of guessing
+    for _ in 0..99 {
+        assert_eq!(send(c.get(gw.url("/ok"))).await.status, 200);
+    }
+    for _ in 0..10 {
+        assert_eq!(send(c.get(gw.url("/nope"))).await.status, 404);
+    }
+    let served = gw.status_json().await["connections"]["requests"]
+        .as_u64()
+        .expect("requests");
+    let by = until_total(&p, served).await;
+    assert_eq!(by.get(&(route.clone(), "200".into())), Some(&100), "{by:?}");
+    assert!(by.get(&(String::new(), "404".into())).copied().unwrap_or(0) >= 10);
+
+    // the platform goes away; the node keeps serving and spools; back, it drains
+    p.keep = true;
+    p.kill();
+    drop(p);
+    for _ in 0..50 {
+        assert_eq!(send(c.get(gw.url("/ok"))).await.status, 200);
+    }
+    let served = gw.status_json().await["connections"]["requests"]
+        .as_u64()
+        .expect("requests");
+    let mut p = start().await;
+    p.token = token;
+    let by = until_total(&p, served).await;
+    assert_eq!(by.get(&(route, "200".into())), Some(&150), "{by:?}");
 }

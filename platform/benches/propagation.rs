@@ -155,6 +155,7 @@ fn main() {
             cache_dir: dir.join("cache"),
             labels: Default::default(),
             heartbeat: Duration::from_secs(5),
+            analytics: None,
         }).await.expect("sync");
         let real_version = || node.sync.lock().ok().and_then(|s| s.as_ref().map(|s| s.config_version)).unwrap_or(0);
 

@@ -7,6 +7,7 @@
 //! commands, `replicas` the LISTEN/NOTIFY between replicas.
 
 pub mod actors;
+pub mod analytics;
 pub mod auth;
 pub mod catalog;
 pub mod cli;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
+use crate::actors::analytics::AnalyticsHandle;
 use crate::actors::catalog::CatalogHandle;
 use crate::actors::control_planes::{Planes, PlanesDeps};
 use crate::actors::data_plane::Nodes;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub events: Arc<Events>,
     /// Developers' keys in the control planes' config.
     pub projection: Projection,
+    /// Traffic analytics: the writer of the nodes' batches.
+    pub analytics: AnalyticsHandle,
 }
 
 impl AppState {
@@ -81,6 +84,7 @@ impl AppState {
             audit,
             events,
             projection,
+            analytics: AnalyticsHandle::start(db.clone()),
             logins: Arc::default(),
             db,
             planes,
@@ -101,6 +105,7 @@ impl AppState {
             nodes: self.nodes.clone(),
             certs: self.certs.clone(),
             sealer: self.sealer.clone(),
+            analytics: self.analytics.clone(),
         }
     }
 

@@ -5,6 +5,7 @@
 //! to its supervisor and restarts from the database; every call has a timeout,
 //! so a stuck database fails the caller instead of hanging it.
 
+pub mod analytics;
 pub mod catalog;
 pub mod control_plane;
 pub mod control_planes;

@@ -266,6 +266,11 @@ pub async fn up(o: UpOptions) -> anyhow::Result<()> {
             cache_dir: node_dir.join("cache"),
             labels: serde_json::Map::from_iter([("embedded".to_string(), json!("true"))]),
             heartbeat: Duration::from_secs(5),
+            // analytics on: a batch every 10 seconds, as any node
+            analytics: Some((
+                std::sync::Arc::new(gateway_node::analytics::Analytics::default()),
+                Duration::from_secs(10),
+            )),
         },
     )
     .await?;

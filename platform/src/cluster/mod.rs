@@ -40,6 +40,7 @@ pub struct ClusterDeps {
     pub nodes: Nodes,
     pub certs: Arc<Certs>,
     pub sealer: Arc<Sealer>,
+    pub analytics: crate::actors::analytics::AnalyticsHandle,
 }
 
 /// The platform's software version; nodes of another minor (0.x) or major are

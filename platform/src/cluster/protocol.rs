@@ -6,6 +6,7 @@
 
 use async_graphql::{Context, Json, Object, Result, Schema, Subscription};
 use futures_util::Stream;
+use graphql_schema::analytics::Batch;
 use graphql_schema::sync::{NodeReport, NodeSnapshot, NodeUpdate, SyncEntity};
 use ractor::ActorRef;
 use uuid::Uuid;
@@ -71,6 +72,23 @@ impl ClusterMutation {
             ));
         }
         let _ = s.actor.cast(NodeMsg::Report(report.0));
+        Ok(true)
+    }
+
+    /// A batch of the node's analytics (`graphql_schema::analytics::Batch`);
+    /// true once stored (also when it was stored before: a batch counts once).
+    async fn analytics_batch(&self, ctx: &Context<'_>, batch: Json<Batch>) -> Result<bool> {
+        let s = session(ctx)?;
+        if batch.0.node_id != s.node {
+            return Err(async_graphql::Error::new(
+                "nodeId differs from the connection's",
+            ));
+        }
+        let deps = ctx.data_unchecked::<ClusterDeps>();
+        deps.analytics
+            .ingest(s.plane, batch.0)
+            .await
+            .map_err(|e| async_graphql::Error::new(e.to_string()))?;
         Ok(true)
     }
 }

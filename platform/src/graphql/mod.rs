@@ -3,6 +3,7 @@
 //! access, call the domain's actor or store, and map domain errors through
 //! `error.rs`, the one place that knows GraphQL's error shape.
 
+pub mod analytics;
 pub mod applications;
 pub mod audit;
 pub mod catalog;
@@ -40,6 +41,7 @@ pub struct Query(
     portal::queries::PortalQuery,
     portal::applications::PortalApplicationsQuery,
     portal::webhooks::PortalWebhookQuery,
+    analytics::AnalyticsQuery,
 );
 
 /// Every mutation.

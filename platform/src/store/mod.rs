@@ -4,6 +4,7 @@
 //! `postgres://` URL. Ids are UUID strings, times are Unix milliseconds and JSON is
 //! text, so both databases hold the same bytes.
 
+pub mod analytics;
 pub mod catalog;
 pub mod cluster;
 pub mod control_planes;

@@ -4,6 +4,8 @@
 
 use sea_orm_migration::prelude::*;
 
+mod later;
+
 pub struct Migrator;
 
 #[async_trait::async_trait]
@@ -16,7 +18,8 @@ impl MigratorTrait for Migrator {
             Box::new(M0004Settings),
             Box::new(M0005DataPlaneNodes),
             Box::new(M0006Catalog),
-            Box::new(M0007WebhookDeliveries),
+            Box::new(later::M0007WebhookDeliveries),
+            Box::new(later::M0008Analytics),
         ]
     }
 }
@@ -517,65 +520,5 @@ impl MigrationTrait for M0006Catalog {
             ],
         )
         .await
-    }
-}
-
-/// The delivery log of the portals' webhooks (the webhooks themselves are
-/// catalog records).
-struct M0007WebhookDeliveries;
-
-impl MigrationName for M0007WebhookDeliveries {
-    fn name(&self) -> &str {
-        "m0007_webhook_deliveries"
-    }
-}
-
-#[async_trait::async_trait]
-impl MigrationTrait for M0007WebhookDeliveries {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(table(
-                "webhook_deliveries",
-                vec![
-                    id("id"),
-                    string("webhook_id"),
-                    string("portal_id"),
-                    string("event"),
-                    text("payload"),
-                    string("status"),
-                    int("attempts"),
-                    int("next_attempt_at"),
-                    int_null("response_status"),
-                    text_null("error"),
-                    int("created_at"),
-                    int_null("delivered_at"),
-                ],
-                &[],
-            ))
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("webhook_deliveries_due")
-                    .table(t("webhook_deliveries"))
-                    .col(t("status"))
-                    .col(t("next_attempt_at"))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("webhook_deliveries_webhook")
-                    .table(t("webhook_deliveries"))
-                    .col(t("webhook_id"))
-                    .col(t("id"))
-                    .to_owned(),
-            )
-            .await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_tables(manager, &["webhook_deliveries"]).await
     }
 }

@@ -1,0 +1,63 @@
+//! The analytics writer: the one task that folds nodes' batches into the
+//! 1-minute rollups (a batch is written once, by node and sequence, in one
+//! transaction with its rows and samples), so concurrent batches never race
+//! on a row. Readers query the rollups directly.
+
+use graphql_schema::analytics::Batch;
+use sea_orm::DatabaseConnection;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::analytics::{merge_rows, minute_rows, sample_rows};
+use crate::error::Error;
+use crate::store::analytics as rows;
+
+type Job = (Uuid, Batch, oneshot::Sender<Result<bool, Error>>);
+
+/// Batches waiting to be written, at most.
+const QUEUE: usize = 1024;
+
+#[derive(Clone)]
+pub struct AnalyticsHandle {
+    tx: mpsc::Sender<Job>,
+    pub db: DatabaseConnection,
+}
+
+impl AnalyticsHandle {
+    pub fn start(db: DatabaseConnection) -> AnalyticsHandle {
+        let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
+        let wdb = db.clone();
+        tokio::spawn(async move {
+            while let Some((plane, batch, reply)) = rx.recv().await {
+                let key = rows::batch::Model {
+                    node_id: batch.node_id.to_string(),
+                    seq: batch.seq as i64,
+                    control_plane_id: plane.to_string(),
+                    received_at: crate::store::now_ms(),
+                };
+                let r = rows::write_batch(
+                    &wdb,
+                    key,
+                    minute_rows(plane, &batch),
+                    merge_rows,
+                    sample_rows(plane, &batch),
+                )
+                .await
+                .map_err(|e| Error::internal(format!("analytics batch: {e}")));
+                let _ = reply.send(r);
+            }
+        });
+        AnalyticsHandle { tx, db }
+    }
+
+    /// Writes a node's batch of `plane`; false when it was written before.
+    pub async fn ingest(&self, plane: Uuid, batch: Batch) -> Result<bool, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send((plane, batch, tx))
+            .await
+            .map_err(|_| Error::Unavailable("the analytics writer is gone".into()))?;
+        rx.await
+            .map_err(|_| Error::Unavailable("the analytics writer is gone".into()))?
+    }
+}

@@ -1,0 +1,159 @@
+//! Analytics rows: batches seen, 1-minute rollups (one row per minute and
+//! dimensions, sketches as JSON), and sampled request records.
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+
+use super::row;
+
+pub mod batch {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "analytics_batches")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub node_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub seq: i64,
+        pub control_plane_id: String,
+        pub received_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod minute {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "analytics_minutes")]
+    pub struct Model {
+        /// The minute and every dimension, joined: the row's identity.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub cell: String,
+        /// Unix seconds at the start of the minute.
+        pub bucket: i64,
+        pub control_plane_id: String,
+        pub node_id: String,
+        /// Empty when none.
+        pub service: String,
+        pub route: String,
+        pub consumer: String,
+        pub application: String,
+        pub api: String,
+        pub status: i64,
+        pub count: i64,
+        pub gateway_answers: i64,
+        pub request_bytes: i64,
+        pub response_bytes: i64,
+        #[sea_orm(column_type = "Text")]
+        pub sketches: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod sample {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "analytics_samples")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub at_ms: i64,
+        pub control_plane_id: String,
+        pub node_id: String,
+        pub status: i64,
+        #[sea_orm(column_type = "Text")]
+        pub record: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Writes one batch: its key (false, and nothing written, when it was seen
+/// before), the merged minute rows (`merge` folds a stored row into the new
+/// one), and its samples, in one transaction.
+pub async fn write_batch(
+    db: &DatabaseConnection,
+    key: batch::Model,
+    minutes: Vec<minute::Model>,
+    merge: impl Fn(&minute::Model, &mut minute::Model),
+    samples: Vec<sample::Model>,
+) -> Result<bool, DbErr> {
+    let tx = db.begin().await?;
+    if batch::Entity::find_by_id((key.node_id.clone(), key.seq))
+        .one(&tx)
+        .await?
+        .is_some()
+    {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    row::<_, batch::ActiveModel>(key).insert(&tx).await?;
+    for mut m in minutes {
+        match minute::Entity::find_by_id(m.cell.clone()).one(&tx).await? {
+            Some(old) => {
+                merge(&old, &mut m);
+                row::<_, minute::ActiveModel>(m).update(&tx).await?;
+            }
+            None => {
+                row::<_, minute::ActiveModel>(m).insert(&tx).await?;
+            }
+        }
+    }
+    for s in samples {
+        row::<_, sample::ActiveModel>(s).insert(&tx).await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Minute rows of these planes in [from, to) (Unix seconds).
+pub async fn minutes(
+    db: &impl ConnectionTrait,
+    planes: &[String],
+    from: i64,
+    to: i64,
+    limit: u64,
+) -> Result<Vec<minute::Model>, DbErr> {
+    minute::Entity::find()
+        .filter(minute::Column::Bucket.gte(from))
+        .filter(minute::Column::Bucket.lt(to))
+        .filter(minute::Column::ControlPlaneId.is_in(planes.to_vec()))
+        .order_by_asc(minute::Column::Bucket)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// Sampled records of these planes, newest first, older than `before`.
+pub async fn samples(
+    db: &DatabaseConnection,
+    planes: &[String],
+    before: Option<&str>,
+    limit: u64,
+) -> Result<Vec<sample::Model>, DbErr> {
+    let q = sample::Entity::find().filter(sample::Column::ControlPlaneId.is_in(planes.to_vec()));
+    let q = match before {
+        Some(b) => q.filter(sample::Column::Id.lt(b)),
+        None => q,
+    };
+    q.order_by_desc(sample::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
