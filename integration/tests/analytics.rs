@@ -196,16 +196,17 @@ async fn until_total(p: &Platform, want: u64) -> HashMap<(String, String), u64> 
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn batches_reach_the_platform_and_survive_its_absence() {
+integration::both!(batches_reach_the_platform_and_survive_its_absence);
+
+async fn batches_reach_the_platform_and_survive_its_absence(db: Db) {
     let dir = make_temp_dir("portico-analytics-hybrid");
     let (http, cluster) = (
         format!("127.0.0.1:{}", free_port()),
         format!("127.0.0.1:{}", free_port()),
     );
-    let start = || Platform::start_in(Db::Sqlite, dir.clone(), &http, &cluster, None);
-    let mut p = start().await;
+    let mut p = Platform::start_in(db, dir.clone(), &http, &cluster, None).await;
     let token = p.token.clone();
+    let url = p.database_url.clone();
     let up = EchoServer::start("up").await;
     let cp = p.create_plane("prod").await;
     let svc = p
@@ -262,8 +263,113 @@ async fn batches_reach_the_platform_and_survive_its_absence() {
     let served = gw.status_json().await["connections"]["requests"]
         .as_u64()
         .expect("requests");
-    let mut p = start().await;
+    let mut p = Platform::start_in(db, dir.clone(), &http, &cluster, Some(url)).await;
     p.token = token;
     let by = until_total(&p, served).await;
     assert_eq!(by.get(&(route, "200".into())), Some(&150), "{by:?}");
+}
+
+/// A second node's data merges with the first's: the platform's p99 for the
+/// route is exactly the p99 of one sketch of every request, and within 1% of
+/// the raw p99 of the sampled records (all of them here: ratio 1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_merge_to_the_p99_of_all_their_requests() {
+    let p = Platform::start(Db::Sqlite).await;
+    let up = EchoServer::start("up").await;
+    let cp = p.create_plane("prod").await;
+    let svc = p
+        .create(&cp, "SERVICE", json!({"name": "svc", "url": up.url()}))
+        .await["data"]["createEntity"]["id"]
+        .as_str()
+        .expect("service")
+        .to_string();
+    p.create(
+        &cp,
+        "ROUTE",
+        json!({"name": "ok", "paths": ["/ok"], "service": {"id": svc}}),
+    )
+    .await;
+    let c = client();
+    let mut nodes = Vec::new();
+    for name in ["node-1", "node-2"] {
+        let dir = make_temp_dir("portico-analytics-2");
+        let creds = p.node_creds(&cp, name, &dir).await;
+        let mut args = p.node_args(&creds, &dir.join("cache"));
+        args.extend([
+            "--analytics-flush-ms".into(),
+            "200".into(),
+            "--analytics-samples".into(),
+            "100000".into(),
+        ]);
+        let gw = Gateway::start_args(None, &args).await;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        while send(c.get(gw.url("/ok"))).await.status != 200 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the route reaches {name}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        nodes.push(gw);
+    }
+    for (i, gw) in nodes.iter().enumerate() {
+        for _ in 0..(100 + 50 * i) {
+            assert_eq!(send(c.get(gw.url("/ok"))).await.status, 200);
+        }
+    }
+    let mut served = 0;
+    for gw in &nodes {
+        served += gw.status_json().await["connections"]["requests"]
+            .as_u64()
+            .expect("requests");
+    }
+    until_total(&p, served).await;
+    let d = p
+        .ok(
+            "{ analytics(query: {metrics: [RESPONSE_LATENCY_P99], filters: [{dimension: STATUS_CODE, values: [\"200\"]}], timeRange: {relative: LAST_15M}}) { rows { metrics { value } } } }",
+            json!({}),
+        )
+        .await;
+    let p99 = d["analytics"]["rows"][0]["metrics"][0]["value"]
+        .as_f64()
+        .expect("a p99");
+    let r = p
+        .ok(
+            "{ apiRequests(filter: {status: 200}, first: 1000) { samplingRatio requests { totalCount nodes { latency nodeId } } } }",
+            json!({}),
+        )
+        .await;
+    let page = &r["apiRequests"];
+    let lat: Vec<f64> = page["requests"]["nodes"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x["latency"].as_f64()).collect())
+        .unwrap_or_default();
+    assert_eq!(page["samplingRatio"], 1.0, "{page}");
+    assert_eq!(
+        lat.len() as u64,
+        page["requests"]["totalCount"].as_u64().unwrap_or(0)
+    );
+    let node_ids: std::collections::HashSet<&str> = page["requests"]["nodes"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x["nodeId"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(node_ids.len(), 2, "both nodes' requests");
+    let mut one = sketch();
+    let mut raw: Vec<f64> = Vec::new();
+    for l in &lat {
+        let us = (l * 1000.0).round().max(1.0);
+        one.add(us);
+        raw.push(us);
+    }
+    raw.sort_by(f64::total_cmp);
+    let one_p99 = one.quantile(0.99).ok().flatten().expect("values") / 1000.0;
+    assert!(
+        (p99 - one_p99).abs() < 1e-9,
+        "merged {p99} ms, one sketch {one_p99} ms"
+    );
+    let exact = exact_quantile(&raw, 0.99).expect("values") / 1000.0;
+    assert!(
+        ((p99 - exact) / exact).abs() <= 0.0101,
+        "p99 {p99} ms, raw {exact} ms"
+    );
 }

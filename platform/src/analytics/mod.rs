@@ -14,6 +14,30 @@ use crate::error::Error;
 use crate::store::analytics::{self as rows, minute, sample};
 
 pub use rows::minute::Model as MinuteRow;
+pub use rows::sample::Model as SampleRow;
+
+/// Sampled requests of these planes since `from_ms` (newest first, older
+/// than the sample `before`), how many there are, and how many requests the
+/// rollups counted in the same time: the sampling ratio's two sides.
+pub async fn read_samples(
+    db: &sea_orm::DatabaseConnection,
+    planes: &[String],
+    from_ms: i64,
+    status: Option<u16>,
+    before: Option<&str>,
+    limit: u64,
+) -> Result<(Vec<SampleRow>, u64, u64), Error> {
+    let (rows, sampled) =
+        rows::samples(db, planes, from_ms, status.map(i64::from), before, limit).await?;
+    let from = from_ms.div_euclid(1000);
+    let counted: u64 = rows::minutes(db, planes, from - from.rem_euclid(60), i64::MAX, 5_000_000)
+        .await?
+        .iter()
+        .filter(|m| status.is_none_or(|s| m.status == i64::from(s)))
+        .map(|m| m.count as u64)
+        .sum();
+    Ok((rows, sampled, counted))
+}
 
 /// Minute rows of these planes in [from, to), at most `limit`.
 pub async fn read_minutes(

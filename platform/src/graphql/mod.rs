@@ -4,6 +4,7 @@
 //! `error.rs`, the one place that knows GraphQL's error shape.
 
 pub mod analytics;
+pub mod analytics_requests;
 pub mod applications;
 pub mod audit;
 pub mod catalog;
@@ -42,6 +43,7 @@ pub struct Query(
     portal::applications::PortalApplicationsQuery,
     portal::webhooks::PortalWebhookQuery,
     analytics::AnalyticsQuery,
+    analytics_requests::ApiRequestsQuery,
 );
 
 /// Every mutation.

@@ -140,20 +140,32 @@ pub async fn minutes(
         .await
 }
 
-/// Sampled records of these planes, newest first, older than `before`.
+/// Sampled records of these planes since `from_ms`, newest first, older than
+/// `before`; and how many there are since `from_ms`.
 pub async fn samples(
     db: &DatabaseConnection,
     planes: &[String],
+    from_ms: i64,
+    status: Option<i64>,
     before: Option<&str>,
     limit: u64,
-) -> Result<Vec<sample::Model>, DbErr> {
-    let q = sample::Entity::find().filter(sample::Column::ControlPlaneId.is_in(planes.to_vec()));
+) -> Result<(Vec<sample::Model>, u64), DbErr> {
+    use sea_orm::PaginatorTrait;
+    let mut q = sample::Entity::find()
+        .filter(sample::Column::ControlPlaneId.is_in(planes.to_vec()))
+        .filter(sample::Column::AtMs.gte(from_ms));
+    if let Some(s) = status {
+        q = q.filter(sample::Column::Status.eq(s));
+    }
+    let total = q.clone().count(db).await?;
     let q = match before {
         Some(b) => q.filter(sample::Column::Id.lt(b)),
         None => q,
     };
-    q.order_by_desc(sample::Column::Id)
+    let rows = q
+        .order_by_desc(sample::Column::Id)
         .limit(limit)
         .all(db)
-        .await
+        .await?;
+    Ok((rows, total))
 }
