@@ -5,7 +5,8 @@
 # keep-alive connection (curl); per request = (I(N2) - I(N1)) / (N2 - N1), so
 # start-up and config loading cancel out.
 #
-# Proxies: portico (no plugins), portico+plugins (key-auth + rate-limiting,
+# Proxies: portico (no plugins), portico+analytics (the same with native
+# analytics on: every request a record folded into cells), portico+plugins (key-auth + rate-limiting,
 # second and hour limits, local), portico+portal (portal-auth with a plan of the
 # same limits, local), and nginx (one worker, master_process off) as the peer.
 #
@@ -110,6 +111,8 @@ per_request() {
 }
 
 gw() { echo "$GW --config $tmp/$1.yaml --proxy-listen 127.0.0.1:$2 --status-listen 127.0.0.1:$(port) --worker-threads 1"; }
+# the same plain proxy with analytics on (batches to a file every 10 s)
+gw_analytics() { echo "$(gw plain "$2") --analytics-file $tmp/analytics-$2.jsonl"; }
 ngx() {
   local p=$2 d="$tmp/ngx-$2"
   mkdir -p "$d"
@@ -129,9 +132,11 @@ declare -A R
 R[portico]=$(per_request portico gw plain)
 R[portico+plugins]=$(per_request plugins gw plugins)
 R[portico+portal]=$(per_request portal gw portal)
+R[portico+analytics]=$(per_request analytics gw_analytics -)
 R[nginx]=$(per_request nginx ngx -)
 
 echo "== instructions per request (callgrind, N2=$N2 minus N1=$N1 requests over one connection) =="
-for k in portico portico+plugins portico+portal nginx; do printf '%-16s %10d\n' "$k" "${R[$k]}"; done
+for k in portico portico+analytics portico+plugins portico+portal nginx; do printf '%-16s %10d\n' "$k" "${R[$k]}"; done
 printf 'portico+portal / portico+plugins: %.2fx\n' "$(echo "${R[portico+portal]} / ${R[portico+plugins]}" | bc -l)"
+printf 'portico+analytics / portico: %.3fx\n' "$(echo "${R[portico+analytics]} / ${R[portico]}" | bc -l)"
 printf 'portico / nginx: %.2fx\n' "$(echo "${R[portico]} / ${R[nginx]}" | bc -l)"

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use graphql_schema::analytics::{Batch, Folder, Record, Source};
+
 use http_body::{Body, Frame, SizeHint};
 use uuid::Uuid;
 
@@ -132,40 +133,52 @@ impl Analytics {
     }
 }
 
-/// Builds the record of a finished request.
-#[allow(clippy::too_many_arguments)]
-pub fn finish(
-    meta: &Meta,
-    status: u16,
-    request_id: String,
-    trace_id: Option<String>,
-    method: String,
-    host: String,
-    path: String,
-    client_ip: String,
-    request_bytes: u64,
-    response_bytes: u64,
-) -> Record {
-    Record {
-        at_ms: meta.at_ms,
-        request_id,
-        trace_id,
-        service: meta.service,
-        route: meta.route,
-        consumer: meta.consumer,
-        application: meta.application,
-        api: meta.api,
-        status,
-        upstream_status: meta.upstream_status,
-        source: meta.source,
-        method,
-        host,
-        path,
-        client_ip,
-        request_bytes,
-        response_bytes,
-        total_us: meta.started.elapsed().as_micros() as u64,
-        upstream_us: meta.upstream_us,
+/// What a record takes from the request, kept cheaply (shared bytes) until
+/// the record is known to be sampled.
+pub struct RawRequest {
+    pub request_id: Option<http::HeaderValue>,
+    pub trace: Option<http::HeaderValue>,
+    pub method: http::Method,
+    pub host: Option<http::HeaderValue>,
+    pub uri: http::Uri,
+    pub client_ip: std::net::IpAddr,
+    pub request_bytes: u64,
+}
+
+fn text(v: &Option<http::HeaderValue>) -> Option<String> {
+    v.as_ref().and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+impl Analytics {
+    /// Counts a finished request; its strings are made only if it is sampled.
+    pub fn finish(&self, meta: &Meta, status: u16, raw: RawRequest, response_bytes: u64) {
+        let r = Record {
+            at_ms: meta.at_ms,
+            service: meta.service,
+            route: meta.route,
+            consumer: meta.consumer,
+            application: meta.application,
+            api: meta.api,
+            status,
+            upstream_status: meta.upstream_status,
+            source: meta.source,
+            request_bytes: raw.request_bytes,
+            response_bytes,
+            total_us: meta.started.elapsed().as_micros() as u64,
+            upstream_us: meta.upstream_us,
+            ..Record::default()
+        };
+        let b = self.buffer();
+        if let Ok(mut f) = b.lock() {
+            f.add_with(r, self.budget, |r| {
+                r.request_id = text(&raw.request_id).unwrap_or_default();
+                r.trace_id = text(&raw.trace);
+                r.method = raw.method.as_str().to_string();
+                r.host = text(&raw.host).unwrap_or_default();
+                r.path = raw.uri.path().to_string();
+                r.client_ip = raw.client_ip.to_string();
+            });
+        };
     }
 }
 
@@ -174,7 +187,7 @@ pub fn finish(
 pub struct CountedBody<B> {
     pub inner: B,
     pub bytes: u64,
-    pub pending: Option<(Arc<Analytics>, Record)>,
+    pub pending: Option<(Arc<Analytics>, Meta, u16, RawRequest)>,
 }
 
 impl<B: Body<Data = Bytes, Error = BoxError> + Unpin> Body for CountedBody<B> {
@@ -206,9 +219,8 @@ impl<B: Body<Data = Bytes, Error = BoxError> + Unpin> Body for CountedBody<B> {
 
 impl<B> Drop for CountedBody<B> {
     fn drop(&mut self) {
-        if let Some((a, mut r)) = self.pending.take() {
-            r.response_bytes = self.bytes;
-            a.record(r);
+        if let Some((a, meta, status, raw)) = self.pending.take() {
+            a.finish(&meta, status, raw, self.bytes);
         }
     }
 }

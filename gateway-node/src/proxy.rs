@@ -286,22 +286,24 @@ impl Proxy {
         }
         let mut log = None;
         let mut after = None;
-        // analytics: what the record needs of the request, taken before it goes
+        // analytics: what the record needs of the request, taken before it
+        // goes (shared bytes: strings are made only for sampled records)
         let mut meta = self.analytics.get().map(|a| {
             let h = req.headers();
-            let text = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
-            let req_info = (
-                text("kong-request-id").unwrap_or_default(),
-                text("traceparent"),
-                req.method().as_str().to_string(),
-                text("host").unwrap_or_default(),
-                req.uri().path().to_string(),
-                h.get(header::CONTENT_LENGTH)
+            let raw = crate::analytics::RawRequest {
+                request_id: h.get("kong-request-id").cloned(),
+                trace: h.get("traceparent").cloned(),
+                method: req.method().clone(),
+                host: h.get(header::HOST).cloned(),
+                uri: req.uri().clone(),
+                client_ip: conn.remote.ip(),
+                request_bytes: h
+                    .get(header::CONTENT_LENGTH)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.parse::<u64>().ok())
                     .unwrap_or(0),
-            );
-            (a.clone(), crate::analytics::Meta::start(), req_info)
+            };
+            (a.clone(), crate::analytics::Meta::start(), raw)
         });
         let mut resp = match early {
             Some(r) => r,
@@ -332,24 +334,13 @@ impl Proxy {
         };
         Ok(match meta {
             None => resp,
-            Some((a, m, (id, trace, method, host, path, req_bytes))) => {
-                let r = crate::analytics::finish(
-                    &m,
-                    resp.status().as_u16(),
-                    id,
-                    trace,
-                    method,
-                    host,
-                    path,
-                    conn.remote.ip().to_string(),
-                    req_bytes,
-                    0,
-                );
+            Some((a, m, raw)) => {
+                let status = resp.status().as_u16();
                 let (head, body) = resp.into_parts();
                 let counted = crate::analytics::CountedBody {
                     inner: body,
                     bytes: 0,
-                    pending: Some((a, r)),
+                    pending: Some((a, m, status, raw)),
                 };
                 Response::from_parts(head, counted.boxed())
             }

@@ -225,35 +225,62 @@ pub struct Folder {
     pub samples: Vec<Record>,
     pub samples_dropped: u64,
     pub requests: u64,
+    /// The least worth keeping of a full sample: (index, priority).
+    lowest: Option<(usize, (u8, u64))>,
 }
 
 impl Folder {
     pub fn add(&mut self, r: Record, budget: usize) {
+        self.add_with(r, budget, |_| {});
+    }
+
+    /// Counts `r`; when it joins the sample, `fill` completes it first (the
+    /// strings a sample carries are only made for the records kept).
+    pub fn add_with(&mut self, mut r: Record, budget: usize, fill: impl FnOnce(&mut Record)) {
         self.requests += 1;
-        self.cells
-            .entry(r.key())
-            .or_insert_with_key(|k| Cell::new(k.clone()))
-            .add(&r);
+        let key = r.key();
+        match self.cells.get_mut(&key) {
+            Some(c) => c.add(&r),
+            None => {
+                let mut c = Cell::new(key.clone());
+                c.add(&r);
+                self.cells.insert(key, c);
+            }
+        }
         if self.samples.len() < budget {
+            fill(&mut r);
             self.samples.push(r);
             return;
         }
         self.samples_dropped += 1;
+        if self.samples.is_empty() {
+            return;
+        }
+        let (i, low) = match self.lowest {
+            Some(l) => l,
+            None => {
+                let l = self
+                    .samples
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, s)| s.priority())
+                    .map(|(i, s)| (i, s.priority()))
+                    .unwrap_or((0, (0, 0)));
+                self.lowest = Some(l);
+                l
+            }
+        };
         // replace the least worth keeping when this one is worth more
-        if let Some((i, low)) = self
-            .samples
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, s)| s.priority())
-            .map(|(i, s)| (i, s.priority()))
-            && r.priority() > low
-        {
+        if r.priority() > low {
+            fill(&mut r);
             self.samples[i] = r;
+            self.lowest = None;
         }
     }
 
     /// Adds another folder's cells and samples.
     pub fn absorb(&mut self, o: Folder, budget: usize) {
+        self.lowest = None;
         self.requests += o.requests;
         self.samples_dropped += o.samples_dropped;
         for (k, c) in o.cells {
