@@ -41,7 +41,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-UP=$(port); NGX=$(port); PGW=$(port); PST=$(port); PGW2=$(port); PST2=$(port); PGW3=$(port); PST3=$(port)
+UP=$(port); NGX=$(port); PGW=$(port); PST=$(port); PGW2=$(port); PST2=$(port); PGW3=$(port); PST3=$(port); PGW4=$(port); PST4=$(port)
 
 wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
 
@@ -130,7 +130,9 @@ application_credentials:
   key: bench-key
 CONF
 (pin_exec "$PROXY_CPU" "$GW" --config "$tmp/kong-portal.yaml" --proxy-listen 127.0.0.1:$PGW3 --status-listen 127.0.0.1:$PST3 --worker-threads 1 2>"$tmp/gw3.log") & pids+=($!)
-wait_port $UP; wait_port $NGX; wait_port $PGW; wait_port $PGW2; wait_port $PGW3
+# the plain proxy again with native analytics on (batches to a file, 10 s)
+(pin_exec "$PROXY_CPU" "$GW" --config "$tmp/kong.yaml" --proxy-listen 127.0.0.1:$PGW4 --status-listen 127.0.0.1:$PST4 --worker-threads 1 --analytics-file "$tmp/analytics.jsonl" 2>"$tmp/gw4.log") & pids+=($!)
+wait_port $UP; wait_port $NGX; wait_port $PGW; wait_port $PGW2; wait_port $PGW3; wait_port $PGW4
 sleep 0.5
 rss() { awk '/VmRSS/ {print int($2/1024) " MB"}' /proc/$1/status; }
 IDLE_RSS=$(rss $gw_pid)
@@ -154,9 +156,10 @@ pin "$LOAD_CPU" wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$PGW/" >/dev/null
 pin "$LOAD_CPU" wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$NGX/" >/dev/null
 pin "$LOAD_CPU" wrk -t1 -c"$CONNS" -d2s -H "apikey: bench-key" "http://127.0.0.1:$PGW2/" >/dev/null
 pin "$LOAD_CPU" wrk -t1 -c"$CONNS" -d2s -H "apikey: bench-key" "http://127.0.0.1:$PGW3/" >/dev/null
+pin "$LOAD_CPU" wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$PGW4/" >/dev/null
 
 declare -A sum_rps sum50 sum99
-NAMES="portico portico+plugins portico+portal nginx"
+NAMES="portico portico+analytics portico+plugins portico+portal nginx"
 for name in $NAMES; do sum_rps[$name]=0; sum50[$name]=0; sum99[$name]=0; done
 for r in $(seq 1 "$ROUNDS"); do
   for name in $NAMES; do
@@ -164,6 +167,7 @@ for r in $(seq 1 "$ROUNDS"); do
       portico) read -r rps p50 p99 err < <(run "http://127.0.0.1:$PGW/") ;;
       portico+plugins) read -r rps p50 p99 err < <(run "http://127.0.0.1:$PGW2/" -H "apikey: bench-key") ;;
       portico+portal) read -r rps p50 p99 err < <(run "http://127.0.0.1:$PGW3/" -H "apikey: bench-key") ;;
+      portico+analytics) read -r rps p50 p99 err < <(run "http://127.0.0.1:$PGW4/") ;;
       nginx) read -r rps p50 p99 err < <(run "http://127.0.0.1:$NGX/") ;;
     esac
     printf 'round %d %-16s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms  %s\n' "$r" "$name" "$rps" "$p50" "$p99" "$err"
@@ -183,5 +187,6 @@ done
 printf 'throughput ratio portico/nginx: %.2fx\n' "$(echo "${sum_rps[portico]} / ${sum_rps[nginx]}" | bc -l)"
 printf 'throughput ratio portico+plugins (key-auth, rate-limiting local)/portico: %.2fx\n' "$(echo "${sum_rps[portico+plugins]} / ${sum_rps[portico]}" | bc -l)"
 printf 'throughput ratio portico+portal (portal-auth + plan)/portico+plugins (key-auth + rate-limiting): %.2fx\n' "$(echo "${sum_rps[portico+portal]} / ${sum_rps[portico+plugins]}" | bc -l)"
+printf 'throughput ratio portico+analytics/portico: %.3fx\n' "$(echo "${sum_rps[portico+analytics]} / ${sum_rps[portico]}" | bc -l)"
 printf 'p99 ratio portico/nginx: %.2fx\n' "$(echo "${sum99[portico]} / ${sum99[nginx]}" | bc -l)"
 echo "portico RSS: idle $IDLE_RSS, after load $LOAD_RSS"

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use graphql_schema::analytics::{Batch, Source, exact_quantile, sketch};
-use integration::platform::{Db, Platform};
+use integration::platform::{Db, Platform, next_message};
 use integration::{EchoServer, Gateway, client, free_port, make_temp_dir, send};
 use serde_json::json;
 
@@ -253,6 +253,34 @@ async fn batches_reach_the_platform_and_survive_its_absence(db: Db) {
     assert_eq!(by.get(&(route.clone(), "200".into())), Some(&100), "{by:?}");
     assert!(by.get(&(String::new(), "404".into())).copied().unwrap_or(0) >= 10);
 
+    // the live view: the answer now, then again as batches arrive
+    let mut ws = p
+        .subscribe(
+            &p.token,
+            "subscription { analyticsLive(query: {metrics: [REQUEST_COUNT], timeRange: {relative: LAST_15M}}) { rows { metrics { value } } } }",
+            json!({}),
+        )
+        .await;
+    let live_total = |m: &serde_json::Value| {
+        m["payload"]["data"]["analyticsLive"]["rows"][0]["metrics"][0]["value"]
+            .as_f64()
+            .unwrap_or(0.0) as u64
+    };
+    let first = next_message(&mut ws).await;
+    assert_eq!(live_total(&first), served, "{first}");
+    for _ in 0..5 {
+        assert_eq!(send(c.get(gw.url("/ok"))).await.status, 200);
+    }
+    loop {
+        let m = next_message(&mut ws).await;
+        assert_eq!(m["type"], "next", "{m}");
+        if live_total(&m) == served + 5 {
+            break;
+        }
+        assert!(live_total(&m) < served + 5, "{m}");
+    }
+    drop(ws);
+
     // the platform goes away; the node keeps serving and spools; back, it drains
     p.keep = true;
     p.kill();
@@ -266,7 +294,7 @@ async fn batches_reach_the_platform_and_survive_its_absence(db: Db) {
     let mut p = Platform::start_in(db, dir.clone(), &http, &cluster, Some(url)).await;
     p.token = token;
     let by = until_total(&p, served).await;
-    assert_eq!(by.get(&(route, "200".into())), Some(&150), "{by:?}");
+    assert_eq!(by.get(&(route, "200".into())), Some(&155), "{by:?}");
 }
 
 /// A second node's data merges with the first's: the platform's p99 for the

@@ -21,12 +21,16 @@ const QUEUE: usize = 1024;
 pub struct AnalyticsHandle {
     tx: mpsc::Sender<Job>,
     pub db: DatabaseConnection,
+    /// Every stored batch (for live views).
+    written: tokio::sync::broadcast::Sender<()>,
 }
 
 impl AnalyticsHandle {
     pub fn start(db: DatabaseConnection) -> AnalyticsHandle {
         let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
         let wdb = db.clone();
+        let written = tokio::sync::broadcast::channel(64).0;
+        let w = written.clone();
         tokio::spawn(async move {
             while let Some((plane, batch, reply)) = rx.recv().await {
                 let key = rows::batch::Model {
@@ -44,10 +48,18 @@ impl AnalyticsHandle {
                 )
                 .await
                 .map_err(|e| Error::internal(format!("analytics batch: {e}")));
+                if matches!(r, Ok(true)) {
+                    let _ = w.send(());
+                }
                 let _ = reply.send(r);
             }
         });
-        AnalyticsHandle { tx, db }
+        AnalyticsHandle { tx, db, written }
+    }
+
+    /// A signal after every stored batch.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<()> {
+        self.written.subscribe()
     }
 
     /// Writes a node's batch of `plane`; false when it was written before.

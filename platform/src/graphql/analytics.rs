@@ -3,8 +3,9 @@
 //! the 1-minute rollups of the nodes' batches. Needs `analytics` read, and only
 //! ever covers the control planes the caller may read.
 
-use async_graphql::{Context, Enum, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, InputObject, Object, Result, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
+use futures_util::Stream;
 
 use super::error::{Gql, gql};
 use super::guard::{caller, check, state};
@@ -107,14 +108,14 @@ impl RelativeTime {
     }
 }
 
-#[derive(InputObject)]
+#[derive(InputObject, Clone)]
 pub struct TimeRangeInput {
     pub relative: Option<RelativeTime>,
     pub start: Option<DateTime<Utc>>,
     pub end: Option<DateTime<Utc>>,
 }
 
-#[derive(InputObject)]
+#[derive(InputObject, Clone)]
 pub struct AnalyticsFilterInput {
     pub dimension: AnalyticsDimension,
     /// Rows whose dimension is one of these (ids; status codes as numbers;
@@ -122,7 +123,7 @@ pub struct AnalyticsFilterInput {
     pub values: Vec<String>,
 }
 
-#[derive(InputObject)]
+#[derive(InputObject, Clone)]
 pub struct AnalyticsQueryInput {
     pub metrics: Vec<AnalyticsMetric>,
     #[graphql(default)]
@@ -185,101 +186,155 @@ impl AnalyticsQuery {
         ctx: &Context<'_>,
         query: AnalyticsQueryInput,
     ) -> Result<AnalyticsResult> {
-        check(ctx, &Resource::Analytics("default".into()), Action::Read).await?;
-        let c = caller(ctx)?;
-        let st = state(ctx);
-        let planes: Vec<String> = st
-            .access
-            .allowed_each(c, st.planes.views(), |v| auth::plane(v.id), Action::Read)
-            .await
-            .into_iter()
-            .map(|v| v.id.to_string())
-            .collect();
-        let now = Utc::now().timestamp();
-        let tr = &query.time_range;
-        let (from, to) = match (tr.relative, tr.start, tr.end) {
-            (Some(r), None, None) => (now - r.seconds(), now + 60),
-            (None, Some(s), e) => (s.timestamp(), e.map_or(now + 60, |e| e.timestamp())),
-            _ => {
-                return Err(gql(Error::invalid(
-                    Field::Input("timeRange".into()),
-                    "give relative, or start (and end)",
-                )));
-            }
-        };
-        if to <= from || to - from > 400 * 86_400 {
+        let planes = readable_planes(ctx).await?;
+        run(state(ctx), &planes, &query).await
+    }
+}
+
+/// The control planes the caller may read, once `analytics` read is granted.
+pub async fn readable_planes(ctx: &Context<'_>) -> Result<Vec<String>> {
+    check(ctx, &Resource::Analytics("default".into()), Action::Read).await?;
+    let c = caller(ctx)?;
+    let st = state(ctx);
+    Ok(st
+        .access
+        .allowed_each(c, st.planes.views(), |v| auth::plane(v.id), Action::Read)
+        .await
+        .into_iter()
+        .map(|v| v.id.to_string())
+        .collect())
+}
+
+/// Answers `query` over `planes`.
+pub async fn run(
+    st: &crate::state::AppState,
+    planes: &[String],
+    query: &AnalyticsQueryInput,
+) -> Result<AnalyticsResult> {
+    let now = Utc::now().timestamp();
+    let tr = &query.time_range;
+    let (from, to) = match (tr.relative, tr.start, tr.end) {
+        (Some(r), None, None) => (now - r.seconds(), now + 60),
+        (None, Some(s), e) => (s.timestamp(), e.map_or(now + 60, |e| e.timestamp())),
+        _ => {
             return Err(gql(Error::invalid(
                 Field::Input("timeRange".into()),
-                "end after start, at most 400 days",
+                "give relative, or start (and end)",
             )));
         }
-        if query.metrics.is_empty() || query.metrics.len() > 30 || query.dimensions.len() > 5 {
-            return Err(gql(Error::invalid(
-                Field::Input("metrics".into()),
-                "1 to 30 metrics and at most 5 dimensions",
-            )));
-        }
-        let limit = query.limit.unwrap_or(1000);
-        if !(1..=10_000).contains(&limit) {
-            return Err(gql(Error::invalid(
-                Field::Input("limit".into()),
-                "1 to 10000",
-            )));
-        }
-        let from = from - from.rem_euclid(60);
-        let q = Query {
-            metrics: query.metrics.iter().map(|m| (*m).into()).collect(),
-            dimensions: query.dimensions.iter().map(|d| (*d).into()).collect(),
-            filters: query
-                .filters
-                .iter()
-                .map(|f| Filter {
-                    dimension: f.dimension.into(),
-                    values: f.values.clone(),
-                })
-                .collect(),
-            granularity: query.granularity.map(Granularity::seconds),
-            from,
-            to,
-            limit: limit as usize,
-        };
-        let rows = crate::analytics::read_minutes(&st.analytics.db, &planes, from, to, MAX_ROWS)
-            .await
-            .gql()?;
-        let answer = q::evaluate(&q, &rows);
-        Ok(AnalyticsResult {
-            meta: AnalyticsMeta {
-                start: crate::graphql::connection::datetime(from * 1000),
-                end: crate::graphql::connection::datetime(to * 1000),
-                granularity: query.granularity,
-                truncated: answer.truncated || rows.len() as u64 >= MAX_ROWS,
-                control_plane_ids: planes,
+    };
+    if to <= from || to - from > 400 * 86_400 {
+        return Err(gql(Error::invalid(
+            Field::Input("timeRange".into()),
+            "end after start, at most 400 days",
+        )));
+    }
+    if query.metrics.is_empty() || query.metrics.len() > 30 || query.dimensions.len() > 5 {
+        return Err(gql(Error::invalid(
+            Field::Input("metrics".into()),
+            "1 to 30 metrics and at most 5 dimensions",
+        )));
+    }
+    let limit = query.limit.unwrap_or(1000);
+    if !(1..=10_000).contains(&limit) {
+        return Err(gql(Error::invalid(
+            Field::Input("limit".into()),
+            "1 to 10000",
+        )));
+    }
+    let from = from - from.rem_euclid(60);
+    let q = Query {
+        metrics: query.metrics.iter().map(|m| (*m).into()).collect(),
+        dimensions: query.dimensions.iter().map(|d| (*d).into()).collect(),
+        filters: query
+            .filters
+            .iter()
+            .map(|f| Filter {
+                dimension: f.dimension.into(),
+                values: f.values.clone(),
+            })
+            .collect(),
+        granularity: query.granularity.map(Granularity::seconds),
+        from,
+        to,
+        limit: limit as usize,
+    };
+    let rows = crate::analytics::read_minutes(&st.analytics.db, planes, from, to, MAX_ROWS)
+        .await
+        .gql()?;
+    let answer = q::evaluate(&q, &rows);
+    Ok(AnalyticsResult {
+        meta: AnalyticsMeta {
+            start: crate::graphql::connection::datetime(from * 1000),
+            end: crate::graphql::connection::datetime(to * 1000),
+            granularity: query.granularity,
+            truncated: answer.truncated || rows.len() as u64 >= MAX_ROWS,
+            control_plane_ids: planes.to_vec(),
+        },
+        rows: answer
+            .rows
+            .into_iter()
+            .map(|r| AnalyticsRow {
+                timestamp: r
+                    .timestamp
+                    .map(|t| crate::graphql::connection::datetime(t * 1000)),
+                dimensions: r
+                    .dimensions
+                    .into_iter()
+                    .map(|(d, id): (Dimension, String)| DimensionValue {
+                        dimension: d.into(),
+                        id,
+                    })
+                    .collect(),
+                metrics: r
+                    .metrics
+                    .into_iter()
+                    .map(|(m, value): (Metric, Option<f64>)| MetricValue {
+                        metric: m.into(),
+                        value,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    })
+}
+
+#[derive(Default)]
+pub struct AnalyticsSubscription;
+
+#[Subscription]
+impl AnalyticsSubscription {
+    /// The query's answer now, and again whenever nodes' batches arrive (at
+    /// most once a second): a live view of a relative time range.
+    async fn analytics_live(
+        &self,
+        ctx: &Context<'_>,
+        query: AnalyticsQueryInput,
+    ) -> Result<impl Stream<Item = Result<AnalyticsResult>> + use<>> {
+        let planes = readable_planes(ctx).await?;
+        let st = state(ctx).clone();
+        // refuse a bad query at once, not on the first batch
+        run(&st, &planes, &query).await?;
+        let rx = st.analytics.subscribe();
+        Ok(futures_util::stream::unfold(
+            (st, rx, true),
+            move |(st, mut rx, first)| {
+                let (planes, query) = (planes.clone(), query.clone());
+                async move {
+                    if !first {
+                        if let Err(tokio::sync::broadcast::error::RecvError::Closed) =
+                            rx.recv().await
+                        {
+                            return None;
+                        }
+                        // batches arriving together: one answer
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        while rx.try_recv().is_ok() {}
+                    }
+                    let r = run(&st, &planes, &query).await;
+                    Some((r, (st, rx, false)))
+                }
             },
-            rows: answer
-                .rows
-                .into_iter()
-                .map(|r| AnalyticsRow {
-                    timestamp: r
-                        .timestamp
-                        .map(|t| crate::graphql::connection::datetime(t * 1000)),
-                    dimensions: r
-                        .dimensions
-                        .into_iter()
-                        .map(|(d, id): (Dimension, String)| DimensionValue {
-                            dimension: d.into(),
-                            id,
-                        })
-                        .collect(),
-                    metrics: r
-                        .metrics
-                        .into_iter()
-                        .map(|(m, value): (Metric, Option<f64>)| MetricValue {
-                            metric: m.into(),
-                            value,
-                        })
-                        .collect(),
-                })
-                .collect(),
-        })
+        ))
     }
 }

@@ -68,6 +68,7 @@ pub struct Mutation(
 pub struct Subscription(
     data_plane::DataPlaneSubscription,
     changes::ConfigSubscription,
+    analytics::AnalyticsSubscription,
 );
 
 pub const MAX_DEPTH: usize = 12;
