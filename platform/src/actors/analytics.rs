@@ -8,7 +8,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use crate::analytics::{merge_rows, minute_rows, sample_rows};
+use crate::analytics::{Retention, merge_rows, rollup_rows, sample_rows};
 use crate::error::Error;
 use crate::store::analytics as rows;
 
@@ -27,7 +27,25 @@ pub struct AnalyticsHandle {
 
 impl AnalyticsHandle {
     pub fn start(db: DatabaseConnection) -> AnalyticsHandle {
+        AnalyticsHandle::start_with(db, Retention::default())
+    }
+
+    /// With retention per tier, enforced every ten minutes.
+    pub fn start_with(db: DatabaseConnection, retention: Retention) -> AnalyticsHandle {
         let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
+        let pdb = db.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+            loop {
+                every.tick().await;
+                let now = crate::store::now_ms() / 1000;
+                match retention.prune(&pdb, now).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(rows = n, "analytics past retention deleted"),
+                    Err(e) => tracing::warn!("analytics retention: {e}"),
+                }
+            }
+        });
         let wdb = db.clone();
         let written = tokio::sync::broadcast::channel(64).0;
         let w = written.clone();
@@ -42,7 +60,7 @@ impl AnalyticsHandle {
                 let r = rows::write_batch(
                     &wdb,
                     key,
-                    minute_rows(plane, &batch),
+                    rollup_rows(plane, &batch),
                     merge_rows,
                     sample_rows(plane, &batch),
                 )

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use graphql_schema::analytics::Cell;
 
-use crate::store::analytics::minute;
+use crate::store::analytics::rollup as minute;
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Dimension {

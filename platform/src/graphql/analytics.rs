@@ -242,7 +242,13 @@ pub async fn run(
             "1 to 10000",
         )));
     }
-    let from = from - from.rem_euclid(60);
+    // the finest tier that still holds the range, no finer than asked
+    let tier = crate::analytics::Retention::default().tier_for(
+        now,
+        from,
+        query.granularity.map(Granularity::seconds),
+    );
+    let from = from - from.rem_euclid(tier);
     let q = Query {
         metrics: query.metrics.iter().map(|m| (*m).into()).collect(),
         dimensions: query.dimensions.iter().map(|d| (*d).into()).collect(),
@@ -259,7 +265,7 @@ pub async fn run(
         to,
         limit: limit as usize,
     };
-    let rows = crate::analytics::read_minutes(&st.analytics.db, planes, from, to, MAX_ROWS)
+    let rows = crate::analytics::read_rollups(&st.analytics.db, tier, planes, from, to, MAX_ROWS)
         .await
         .gql()?;
     let answer = q::evaluate(&q, &rows);

@@ -1,5 +1,5 @@
-//! Analytics rows: batches seen, 1-minute rollups (one row per minute and
-//! dimensions, sketches as JSON), and sampled request records.
+//! Analytics rows: batches seen, rollups per minute, hour and day (one row per
+//! bucket and dimensions, sketches as JSON), and sampled request records.
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
@@ -28,16 +28,18 @@ pub mod batch {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-pub mod minute {
+pub mod rollup {
     use sea_orm::entity::prelude::*;
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "analytics_minutes")]
+    #[sea_orm(table_name = "analytics_rollups")]
     pub struct Model {
-        /// The minute and every dimension, joined: the row's identity.
+        /// The tier, the bucket and every dimension, joined: the row's identity.
         #[sea_orm(primary_key, auto_increment = false)]
         pub cell: String,
-        /// Unix seconds at the start of the minute.
+        /// Seconds per bucket: 60, 3600 or 86400.
+        pub tier: i64,
+        /// Unix seconds at the start of the bucket.
         pub bucket: i64,
         pub control_plane_id: String,
         pub node_id: String,
@@ -90,8 +92,8 @@ pub mod sample {
 pub async fn write_batch(
     db: &DatabaseConnection,
     key: batch::Model,
-    minutes: Vec<minute::Model>,
-    merge: impl Fn(&minute::Model, &mut minute::Model),
+    rollups: Vec<rollup::Model>,
+    merge: impl Fn(&rollup::Model, &mut rollup::Model),
     samples: Vec<sample::Model>,
 ) -> Result<bool, DbErr> {
     let tx = db.begin().await?;
@@ -104,14 +106,14 @@ pub async fn write_batch(
         return Ok(false);
     }
     row::<_, batch::ActiveModel>(key).insert(&tx).await?;
-    for mut m in minutes {
-        match minute::Entity::find_by_id(m.cell.clone()).one(&tx).await? {
+    for mut m in rollups {
+        match rollup::Entity::find_by_id(m.cell.clone()).one(&tx).await? {
             Some(old) => {
                 merge(&old, &mut m);
-                row::<_, minute::ActiveModel>(m).update(&tx).await?;
+                row::<_, rollup::ActiveModel>(m).update(&tx).await?;
             }
             None => {
-                row::<_, minute::ActiveModel>(m).insert(&tx).await?;
+                row::<_, rollup::ActiveModel>(m).insert(&tx).await?;
             }
         }
     }
@@ -122,19 +124,21 @@ pub async fn write_batch(
     Ok(true)
 }
 
-/// Minute rows of these planes in [from, to) (Unix seconds).
-pub async fn minutes(
+/// Rows of one tier of these planes in [from, to) (Unix seconds).
+pub async fn rollups(
     db: &impl ConnectionTrait,
+    tier: i64,
     planes: &[String],
     from: i64,
     to: i64,
     limit: u64,
-) -> Result<Vec<minute::Model>, DbErr> {
-    minute::Entity::find()
-        .filter(minute::Column::Bucket.gte(from))
-        .filter(minute::Column::Bucket.lt(to))
-        .filter(minute::Column::ControlPlaneId.is_in(planes.to_vec()))
-        .order_by_asc(minute::Column::Bucket)
+) -> Result<Vec<rollup::Model>, DbErr> {
+    rollup::Entity::find()
+        .filter(rollup::Column::Tier.eq(tier))
+        .filter(rollup::Column::Bucket.gte(from))
+        .filter(rollup::Column::Bucket.lt(to))
+        .filter(rollup::Column::ControlPlaneId.is_in(planes.to_vec()))
+        .order_by_asc(rollup::Column::Bucket)
         .limit(limit)
         .all(db)
         .await
@@ -168,4 +172,33 @@ pub async fn samples(
         .all(db)
         .await?;
     Ok((rows, total))
+}
+
+/// Deletes what is past its retention: rollups of `tier` older than the
+/// bucket `before`, samples and batch keys older than `samples_before_ms`.
+pub async fn prune(
+    db: &DatabaseConnection,
+    tiers: &[(i64, i64)],
+    samples_before_ms: i64,
+) -> Result<u64, DbErr> {
+    let mut n = 0;
+    for (tier, before) in tiers {
+        n += rollup::Entity::delete_many()
+            .filter(rollup::Column::Tier.eq(*tier))
+            .filter(rollup::Column::Bucket.lt(*before))
+            .exec(db)
+            .await?
+            .rows_affected;
+    }
+    n += sample::Entity::delete_many()
+        .filter(sample::Column::AtMs.lt(samples_before_ms))
+        .exec(db)
+        .await?
+        .rows_affected;
+    n += batch::Entity::delete_many()
+        .filter(batch::Column::ReceivedAt.lt(samples_before_ms))
+        .exec(db)
+        .await?
+        .rows_affected;
+    Ok(n)
 }

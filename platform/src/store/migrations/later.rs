@@ -66,8 +66,8 @@ impl MigrationTrait for M0007WebhookDeliveries {
 }
 
 /// Analytics: batches seen (by node and sequence, so a batch counts once),
-/// 1-minute rollups of the nodes' 10-second cells (sketches merged), and sampled
-/// request records.
+/// rollups of the nodes' 10-second cells per minute, hour and day (sketches
+/// merged), and sampled request records.
 pub struct M0008Analytics;
 
 impl MigrationName for M0008Analytics {
@@ -93,9 +93,10 @@ impl MigrationTrait for M0008Analytics {
             .await?;
         manager
             .create_table(table(
-                "analytics_minutes",
+                "analytics_rollups",
                 vec![
                     id("cell"),
+                    int("tier"),
                     int("bucket"),
                     string("control_plane_id"),
                     string("node_id"),
@@ -117,8 +118,9 @@ impl MigrationTrait for M0008Analytics {
         manager
             .create_index(
                 Index::create()
-                    .name("analytics_minutes_time")
-                    .table(t("analytics_minutes"))
+                    .name("analytics_rollups_time")
+                    .table(t("analytics_rollups"))
+                    .col(t("tier"))
                     .col(t("bucket"))
                     .col(t("control_plane_id"))
                     .to_owned(),
