@@ -170,7 +170,9 @@ async fn setup(db: Db, up: &EchoServer) -> Setup {
 async fn node(p: &Platform, cp: &str, name: &str) -> Gateway {
     let dir = make_temp_dir("portico-app-node");
     let creds: NodeCreds = p.node_creds(cp, name, &dir).await;
-    Gateway::start_args(None, &p.node_args(&creds, &dir.join("cache"))).await
+    let mut args = p.node_args(&creds, &dir.join("cache"));
+    args.extend(["--analytics-flush-ms".into(), "200".into()]);
+    Gateway::start_args(None, &args).await
 }
 
 async fn a_developers_key_works_on_every_node(db: Db) {
@@ -420,6 +422,27 @@ async fn a_developers_key_works_on_every_node(db: Db) {
     assert_eq!(third.status, 429, "{}", third.text());
     assert_eq!(third.json()["message"], "API rate limit exceeded");
     assert!(third.header("retry-after").is_some());
+
+    // the developer sees the application's use of its quota (from analytics)
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let u = dev(
+            p,
+            &token,
+            "query($a: ID!) { applicationUsage(applicationId: $a) { requests apis { requests quota remaining planName } } }",
+            json!({"a": app2}),
+        )
+        .await["applicationUsage"]
+            .clone();
+        if u["requests"] == 3 {
+            assert_eq!(u["apis"][0]["quota"], 2.0, "{u}");
+            assert_eq!(u["apis"][0]["remaining"], 0.0, "{u}");
+            assert_eq!(u["apis"][0]["planName"], "tiny", "{u}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "usage: {u}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 
     // every event reached the webhook, signed (the first try failed and was
     // retried), and the audit log

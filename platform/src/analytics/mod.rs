@@ -100,6 +100,21 @@ impl Retention {
     }
 }
 
+/// An application's requests since `from` (Unix seconds), per API id, from
+/// the day tier (the nodes' counts: what its plans' quotas count).
+pub async fn application_usage(
+    db: &sea_orm::DatabaseConnection,
+    application: Uuid,
+    from: i64,
+) -> Result<BTreeMap<String, u64>, Error> {
+    let from = from - from.rem_euclid(86_400);
+    let mut out = BTreeMap::new();
+    for r in rows::rollups_of_application(db, 86_400, &application.to_string(), from).await? {
+        *out.entry(r.api).or_insert(0) += r.count as u64;
+    }
+    Ok(out)
+}
+
 /// Rows of one tier of these planes in [from, to), at most `limit`.
 pub async fn read_rollups(
     db: &sea_orm::DatabaseConnection,

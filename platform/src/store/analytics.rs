@@ -202,3 +202,19 @@ pub async fn prune(
         .rows_affected;
     Ok(n)
 }
+
+/// Rows of one tier of an application since `from` (Unix seconds).
+pub async fn rollups_of_application(
+    db: &DatabaseConnection,
+    tier: i64,
+    application: &str,
+    from: i64,
+) -> Result<Vec<rollup::Model>, DbErr> {
+    rollup::Entity::find()
+        .filter(rollup::Column::Tier.eq(tier))
+        .filter(rollup::Column::Application.eq(application))
+        .filter(rollup::Column::Bucket.gte(from))
+        .limit(1_000_000)
+        .all(db)
+        .await
+}

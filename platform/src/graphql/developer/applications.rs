@@ -124,6 +124,28 @@ pub struct CredentialIdInput {
     pub credential_id: ID,
 }
 
+/// An application's use of one API this month.
+#[derive(SimpleObject)]
+pub struct ApiUsage {
+    pub api_id: ID,
+    pub api_name: Option<String>,
+    pub plan_name: Option<String>,
+    /// Requests this calendar month (UTC), as the nodes counted them.
+    pub requests: u64,
+    /// The plan's monthly quota, if it has one.
+    pub quota: Option<f64>,
+    pub remaining: Option<f64>,
+}
+
+#[derive(SimpleObject)]
+pub struct ApplicationUsage {
+    pub application_id: ID,
+    /// The start of the month counted.
+    pub since: chrono::DateTime<chrono::Utc>,
+    pub requests: u64,
+    pub apis: Vec<ApiUsage>,
+}
+
 #[derive(Default)]
 pub struct ApplicationQuery;
 
@@ -156,6 +178,52 @@ impl ApplicationQuery {
             id,
         })
         .into())
+    }
+
+    /// Your application's requests this month, per registered API, with what
+    /// its plans' quotas leave (analytics arrive within about ten seconds).
+    async fn application_usage(
+        &self,
+        ctx: &Context<'_>,
+        application_id: ID,
+    ) -> Result<ApplicationUsage> {
+        use chrono::Datelike;
+        let a = actor(ctx)?;
+        let id = parse_id(&application_id, "applicationId")?;
+        let st = state(ctx);
+        let cat = st.catalog.view();
+        apps::owned(&cat, &a, id).gql()?;
+        let now = chrono::Utc::now();
+        let since = chrono::NaiveDate::from_ymd_opt(now.year(), now.month(), 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|d| d.and_utc())
+            .unwrap_or(now);
+        let used = crate::analytics::application_usage(&st.analytics.db, id, since.timestamp())
+            .await
+            .gql()?;
+        let apis: Vec<ApiUsage> = cat
+            .registrations_of(id)
+            .into_iter()
+            .map(|(_, r)| {
+                let plan = r.plan_id.and_then(|p| cat.plan(p));
+                let requests = used.get(&r.api_id.to_string()).copied().unwrap_or(0);
+                let quota = plan.and_then(|p| p.limits.quota);
+                ApiUsage {
+                    api_id: ID(r.api_id.to_string()),
+                    api_name: cat.api(r.api_id).map(|x| x.name.clone()),
+                    plan_name: plan.map(|p| p.name.clone()),
+                    requests,
+                    quota,
+                    remaining: quota.map(|q| (q - requests as f64).max(0.0)),
+                }
+            })
+            .collect();
+        Ok(ApplicationUsage {
+            application_id,
+            since,
+            requests: used.values().sum(),
+            apis,
+        })
     }
 
     /// One of your applications.
