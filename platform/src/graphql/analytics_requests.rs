@@ -7,8 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::connection::{CursorKey, Page, PageInfo, Paging, connection, datetime};
 use super::error::Gql;
-use super::guard::{caller, check, state};
-use crate::auth::{self, Action, Resource};
+use super::guard::state;
 
 connection!(ApiRequestConnection, ApiRequestEdge, ApiRequest);
 
@@ -107,16 +106,8 @@ impl ApiRequestsQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<ApiRequestPage> {
-        check(ctx, &Resource::Analytics("default".into()), Action::Read).await?;
-        let c = caller(ctx)?;
+        let planes = super::analytics::readable_planes(ctx).await?;
         let st = state(ctx);
-        let planes: Vec<String> = st
-            .access
-            .allowed_each(c, st.planes.views(), |v| auth::plane(v.id), Action::Read)
-            .await
-            .into_iter()
-            .map(|v| v.id.to_string())
-            .collect();
         let f = filter.unwrap_or_default();
         let since = f
             .since

@@ -299,6 +299,25 @@ pub struct NewCredential {
     pub credential: ApplicationCredential,
 }
 
+/// Commits a change to applications, registrations, keys or plans, and
+/// answers once the control planes hold it (keys work when the answer comes):
+/// the new catalog and the record the change was about.
+pub async fn commit(
+    st: &crate::state::AppState,
+    compute: impl Fn(&Catalog) -> std::result::Result<crate::catalog::Change, Error>
+    + Send
+    + Sync
+    + 'static,
+) -> Result<(Arc<Catalog>, Uuid)> {
+    use super::error::Gql;
+    let c = st.catalog.mutate(compute).await.gql()?;
+    st.projection.settled(c.version).await;
+    let id = c
+        .subject
+        .ok_or_else(|| gql(Error::internal("the change has no subject")))?;
+    Ok((c.catalog, id))
+}
+
 /// `expiresInDays` as the domain takes it.
 pub fn days(v: Option<i32>) -> Result<Option<u32>> {
     match v {

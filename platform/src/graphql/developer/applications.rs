@@ -8,12 +8,10 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{portal, viewer};
-use crate::catalog::Catalog;
-use crate::catalog::change::Change;
 use crate::error::Error;
 use crate::graphql::applications::{
     Application, ApplicationConnection, ApplicationCredential, ApplicationRegistration,
-    NewCredential, days,
+    NewCredential, commit, days,
 };
 use crate::graphql::connection::{Paging, page};
 use crate::graphql::error::{Gql, gql};
@@ -36,19 +34,6 @@ pub(super) fn actor(ctx: &Context<'_>) -> Result<Actor> {
         ))),
         (None, _) => Err(gql(Error::Unauthenticated("sign in first".into()))),
     }
-}
-
-async fn commit(
-    st: &AppState,
-    compute: impl Fn(&Catalog) -> std::result::Result<Change, Error> + Send + Sync + 'static,
-) -> Result<(std::sync::Arc<Catalog>, Uuid)> {
-    let c = st.catalog.mutate(compute).await.gql()?;
-    // keys and plans reach the control planes before the answer
-    st.projection.settled(c.version).await;
-    let id = c
-        .subject
-        .ok_or_else(|| gql(Error::internal("the change has no subject")))?;
-    Ok((c.catalog, id))
 }
 
 async fn event(

@@ -4,8 +4,6 @@
 //! events with their delivery log. Reads need `portals` read on the portal;
 //! changes need update.
 
-use std::sync::Arc;
-
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use serde_json::json;
 use uuid::Uuid;
@@ -13,12 +11,11 @@ use uuid::Uuid;
 use super::portal_resource;
 use crate::auth::Action;
 use crate::catalog::Catalog;
-use crate::catalog::change::Change;
 use crate::catalog::model::RegistrationStatus as Status;
 use crate::error::{Error, Field};
 use crate::graphql::applications::{
     Application, ApplicationConnection, ApplicationCredential, ApplicationRegistration,
-    ApplicationRegistrationConnection, Plan, RateLimits, RegistrationStatus, days,
+    ApplicationRegistrationConnection, Plan, RateLimits, RegistrationStatus, commit, days,
 };
 use crate::graphql::connection::{Paging, page};
 use crate::graphql::error::{Gql, gql};
@@ -26,7 +23,6 @@ use crate::graphql::guard::{check, parse_id, state};
 use crate::portal::applications::{self as apps, NewKey};
 use crate::portal::events::PortalEvent;
 use crate::portal::plans;
-use crate::state::AppState;
 
 /// The portal a catalog record belongs to.
 fn portal_of(cat: &Catalog, id: Uuid) -> Option<Uuid> {
@@ -49,19 +45,6 @@ pub(super) async fn check_on(ctx: &Context<'_>, id: Uuid, action: Action) -> Res
     let portal = portal_of(&state(ctx).catalog.view(), id);
     check(ctx, &portal_resource(portal.unwrap_or_default()), action).await?;
     portal.ok_or_else(|| gql(Error::NotFound(format!("{id}"))))
-}
-
-pub(super) async fn commit(
-    st: &AppState,
-    compute: impl Fn(&Catalog) -> std::result::Result<Change, Error> + Send + Sync + 'static,
-) -> Result<(Arc<Catalog>, Uuid)> {
-    let c = st.catalog.mutate(compute).await.gql()?;
-    // keys and plans reach the control planes before the answer
-    st.projection.settled(c.version).await;
-    let id = c
-        .subject
-        .ok_or_else(|| gql(Error::internal("the change has no subject")))?;
-    Ok((c.catalog, id))
 }
 
 async fn event(

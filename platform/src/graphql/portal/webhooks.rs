@@ -7,11 +7,12 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::applications::{AdminDeletedPayload, AdminIdInput, check_on, commit};
+use super::applications::{AdminDeletedPayload, AdminIdInput, check_on};
 use super::portal_resource;
 use crate::auth::Action;
 use crate::catalog::Catalog;
 use crate::error::{Error, Field};
+use crate::graphql::applications::commit;
 use crate::graphql::connection::{Paging, connection, datetime};
 use crate::graphql::error::{Gql, gql};
 use crate::graphql::guard::{check, parse_id, state};
